@@ -1,0 +1,10 @@
+export { ErrorCode } from './codes';
+export { FractalError, isFractalError } from './fractal-error';
+export { ConfigurationError } from './configuration-error';
+export { AuthorizationError } from './authorization-error';
+export { TokenError } from './token-error';
+export { StateError } from './state-error';
+export { InsufficientScopeError } from './insufficient-scope-error';
+export { ProviderError } from './provider-error';
+export { ReauthenticationRequiredError } from './reauthentication-required-error';
+export { StoreUnavailableError } from './store-unavailable-error';
