@@ -75,7 +75,7 @@ export interface FractalStrategyOptionsWithRequest extends FractalStrategyOption
 /** Options of `passport.authenticate('fractal', options)` for one request. */
 export interface FractalAuthenticateOptions {
   /** Scopes for this request instead of the strategy's. */
-  scope?: string | readonly string[];
+  scope?: string | string[];
   /** `ensure_wallet` for this request. */
   ensureWallet?: string;
   /** Same-origin path to return to after sign-in; anything else is ignored. */
@@ -84,7 +84,18 @@ export interface FractalAuthenticateOptions {
   appState?: Record<string, unknown>;
   /** Redirect URI for this request instead of the strategy's. */
   callbackURL?: string;
-  [option: string]: unknown;
+  /** Managed by the strategy; a value here is refused (use `appState`). */
+  state?: string;
+}
+
+declare module 'passport' {
+  // Lets `passport.authenticate('fractal', { ensureWallet, returnTo, appState })` type-check.
+  interface AuthenticateOptions {
+    ensureWallet?: string;
+    returnTo?: string;
+    appState?: Record<string, unknown>;
+    callbackURL?: string;
+  }
 }
 
 /** Put in `req.authInfo.fractal` after a successful sign-in. */
@@ -191,6 +202,11 @@ export class FractalStrategy extends OAuth2Strategy {
     return this.#tokens;
   }
 
+  /** Sign-ins started in this session and not finished yet (multi-tab), when the default store is used. */
+  pendingSignIns(req: Request): number | undefined {
+    return this.#stateStore instanceof SessionStateStore ? this.#stateStore.pendingCount(req) : undefined;
+  }
+
   override authenticate(req: Request, options: FractalAuthenticateOptions = {}): void {
     const actions = this as unknown as Actions;
     if (isCallbackRequest(req)) {
@@ -225,7 +241,7 @@ export class FractalStrategy extends OAuth2Strategy {
   }
 
   #pendingFor(req: Request, options: FractalAuthenticateOptions, redirectUri: string): PendingAuthorization {
-    if (typeof options.state === 'string') {
+    if (options.state !== undefined) {
       throw new ConfigurationError('FractalStrategy manages `state` itself; pass your data as `appState` instead');
     }
     let scopes = this.#scopes;

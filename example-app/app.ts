@@ -1,0 +1,179 @@
+import path from 'node:path';
+import { RedisStore } from 'connect-redis';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import session from 'express-session';
+import type { Redis } from 'ioredis';
+import passport from 'passport';
+import { FractalStrategy, KYC_LEVELS, isFractalError, kycScopes, type FractalDomains, type KycLevel } from 'passport-fractal-id';
+import type { AppConfig } from './config';
+import { errorPage, homePage, profilePage, type ProfileView } from './views';
+
+export interface AppDeps {
+  config: AppConfig;
+  clientID: string;
+  clientSecret: string;
+  domains: Partial<FractalDomains>;
+  /** Shared ioredis client when REDIS_URL is set: sessions go to connect-redis. */
+  redis?: Redis;
+  log?: (line: string) => void;
+}
+
+/** What this app keeps in the session for a signed-in user (no tokens: those belong in the token vault). */
+type SessionUser = ProfileView & { id: string };
+
+/** Builds the example app. Tests call this directly; server.ts adds the listener and the sandbox. */
+export function createApp(deps: AppDeps): express.Express {
+  const { config } = deps;
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const auth = new passport.Passport();
+  const environment = config.mode === 'staging' ? 'staging' : 'production';
+  auth.use(
+    new FractalStrategy(
+      {
+        clientID: deps.clientID,
+        clientSecret: deps.clientSecret,
+        callbackURL: `${config.baseURL}/auth/fractal/callback`,
+        environment,
+        domains: deps.domains,
+        scope: config.scopes,
+        requiredScopes: config.requiredScopes,
+        allowUnknownScopes: true,
+      },
+      (_accessToken, _refreshToken, params, profile, done) => {
+        const user: SessionUser = {
+          id: profile.id,
+          uid: profile.id,
+          requestedScopes: params.requestedScopes,
+          grantedScopes: params.grantedScopes,
+          deniedScopes: params.deniedScopes,
+          emails: (profile.emails ?? []).map((e) => e.value),
+          cases: profile.verificationCases.map((c) => ({ level: c.level, status: c.status, credential: c.credential })),
+          wallets: profile.wallets.map((w) => ({ address: w.address, currency: w.currency, verified: w.verified })),
+        };
+        done(null, user);
+      },
+    ),
+  );
+  auth.serializeUser((user, done) => done(null, user));
+  auth.deserializeUser((user: Express.User, done) => done(null, user));
+
+  const app = express();
+  app.disable('x-powered-by');
+  if (new URL(config.baseURL).protocol === 'https:') app.set('trust proxy', 1);
+  app.use(express.static(path.join(__dirname, '..', 'public'), { index: false }));
+  if (!deps.redis) log('Sessions are kept in memory: fine for one process; set REDIS_URL to share them across processes.');
+  app.use(
+    session({
+      name: 'fractal.sid',
+      secret: config.sessionSecret,
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: new URL(config.baseURL).protocol === 'https:' },
+      ...(deps.redis ? { store: new RedisStore({ client: deps.redis, prefix: 'example:sess:' }) } : {}),
+    }),
+  );
+  app.use(auth.session());
+
+  app.get('/', (req, res) => {
+    res.type('html').send(homePage({ signedIn: Boolean(req.user), levels: [...KYC_LEVELS] }));
+  });
+
+  app.get('/auth/fractal', (req, res, next) => {
+    const level = typeof req.query.level === 'string' && (KYC_LEVELS as readonly string[]).includes(req.query.level) ? (req.query.level as KycLevel) : undefined;
+    const wallet = typeof req.query.wallet === 'string' && req.query.wallet.trim() !== '' ? req.query.wallet : undefined;
+    const options: passport.AuthenticateOptions = {};
+    if (level) options.scope = [...new Set([...config.scopes, ...kycScopes(level, { details: true })])];
+    if (wallet) options.ensureWallet = wallet;
+    if (typeof req.query.returnTo === 'string') options.returnTo = req.query.returnTo;
+    auth.authenticate('fractal', options)(req, res, next);
+  });
+
+  app.get('/auth/fractal/callback', (req, res, next) => {
+    auth.authenticate('fractal', (err: unknown, user: Express.User | false, info: unknown, status?: number) => {
+      if (err) return next(err);
+      if (!user) return sendFailure(req, res, info, status);
+      const returnTo = (info as Express.AuthInfo | undefined)?.fractal?.returnTo ?? '/profile';
+      req.logIn(user, (loginErr) => (loginErr ? next(loginErr) : res.redirect(returnTo)));
+    })(req, res, next);
+  });
+
+  app.get('/profile', (req, res) => {
+    const user = req.user as SessionUser | undefined;
+    if (!user) {
+      res.redirect('/auth/fractal?returnTo=%2Fprofile');
+      return;
+    }
+    res.type('html').send(profilePage(user));
+  });
+
+  app.post('/logout', (req, res, next) => {
+    req.logout((err) => {
+      if (err) return next(err);
+      req.session.destroy(() => res.clearCookie('fractal.sid').redirect('/'));
+    });
+  });
+
+  app.get('/healthz', async (_req, res) => {
+    if (!deps.redis) {
+      res.json({ status: 'ok', redis: 'not configured' });
+      return;
+    }
+    try {
+      await deps.redis.ping();
+      res.json({ status: 'ok', redis: 'ok' });
+    } catch {
+      res.status(503).set('Retry-After', '5').json({ status: 'unavailable', redis: 'unreachable' });
+    }
+  });
+
+  // Errors: a typed error's status and a plain explanation; never a stack or provider text unescaped.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    void _next;
+    const status = isFractalError(err) ? err.status : 500;
+    const code = isFractalError(err) ? err.code : 'server_error';
+    if (status >= 500) log(`sign-in error ${code}: ${err instanceof Error ? err.message : String(err)}`);
+    respond(req, res, status, code, explain(code));
+  });
+  return app;
+}
+
+function sendFailure(req: Request, res: Response, info: unknown, status?: number): void {
+  const code = typeof (info as { code?: unknown } | undefined)?.code === 'string' ? (info as { code: string }).code : 'access_denied';
+  respond(req, res, status ?? 401, code, explain(code, info));
+}
+
+function respond(req: Request, res: Response, status: number, code: string, text: { title: string; body: string }): void {
+  if (req.accepts(['html', 'json']) === 'json') {
+    res.status(status).json({ error: code, error_description: text.body });
+    return;
+  }
+  res.status(status).type('html').send(errorPage(status, text.title, text.body));
+}
+
+function explain(code: string, info?: unknown): { title: string; body: string } {
+  switch (code) {
+    case 'access_denied':
+      return { title: 'Sign-in cancelled', body: 'You chose not to share your Fractal ID data with this app. Nothing was saved.' };
+    case 'insufficient_scope': {
+      const missing = (info as { missingScopes?: string[] } | undefined)?.missingScopes ?? [];
+      return {
+        title: 'More access needed',
+        body: `This app needs access you did not grant${missing.length ? ` (${missing.join(', ')})` : ''}. Sign in again and keep those boxes ticked.`,
+      };
+    }
+    case 'invalid_state':
+    case 'invalid_callback':
+      return { title: 'Sign-in link expired', body: 'This sign-in link was already used, has expired, or came from another browser. Please start again.' };
+    case 'invalid_wallet':
+      return { title: 'Wallet address not accepted', body: 'The wallet address contains characters that are not allowed. Check it and try again.' };
+    case 'invalid_grant':
+      return { title: 'Sign-in expired', body: 'The sign-in took too long or was already completed. Please start again.' };
+    case 'provider_timeout':
+    case 'provider_unavailable':
+    case 'temporarily_unavailable':
+    case 'server_error':
+      return { title: 'Fractal ID is not reachable', body: 'Fractal ID did not answer in time. Please try again in a minute.' };
+    default:
+      return { title: 'Sign-in failed', body: 'Something went wrong while signing you in. Please try again.' };
+  }
+}

@@ -1,0 +1,52 @@
+import { Redis } from 'ioredis';
+import { startSandbox } from 'passport-fractal-id/sandbox';
+import { createApp } from './app';
+import { ConfigError, loadConfig } from './config';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  let clientID = config.clientID;
+  let clientSecret = config.clientSecret;
+  let domains = config.domains;
+  let closeSandbox: (() => Promise<void>) | undefined;
+
+  if (config.mode === 'sandbox') {
+    // Zero-setup development: a local Fractal ID on loopback, with this app registered in it.
+    const sandbox = await startSandbox();
+    closeSandbox = () => sandbox.close();
+    const registered = sandbox.registerClient({ redirectUris: [`${config.baseURL}/auth/fractal/callback`], name: 'Example app' });
+    clientID = registered.clientID;
+    clientSecret = registered.clientSecret;
+    domains = { ...sandbox.domains, ...config.domains };
+    console.log(`Fractal ID sandbox: ${sandbox.domains.frontend} (auth ${sandbox.domains.auth}, resource ${sandbox.domains.resource})`);
+  }
+  if (config.generatedSessionSecret) console.log('SESSION_SECRET is not set: using a random one, so sessions end when the app restarts.');
+
+  let redis: Redis | undefined;
+  if (config.redisURL) {
+    // Fail fast instead of queueing forever while Redis is down (see README, "Redis").
+    redis = new Redis(config.redisURL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 2000 });
+    redis.on('error', (err) => console.error(`Redis: ${err.message}`));
+  }
+
+  const app = createApp({ config, clientID: clientID!, clientSecret: clientSecret!, domains, ...(redis ? { redis } : {}) });
+  const server = app.listen(config.port, () => {
+    console.log(`Example app: ${config.baseURL}`);
+  });
+  const shutdown = () => {
+    server.close();
+    void closeSandbox?.();
+    redis?.disconnect();
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(`Configuration error: ${err.message}`);
+  } else {
+    console.error(err instanceof Error ? err.message : err);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+/** Server-rendered pages. Every interpolated value goes through `escapeHtml`. */
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+export function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(title)} · Fractal ID example</title>
+<link rel="stylesheet" href="/style.css">
+</head>
+<body>
+<header><a href="/" class="brand">Fractal ID example app</a></header>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+export function homePage(options: { signedIn: boolean; levels: string[] }): string {
+  const levelOptions = options.levels.map((l) => `<option value="${escapeHtml(l)}">${escapeHtml(l)}</option>`).join('');
+  return layout(
+    'Home',
+    `<h1>Verify your identity</h1>
+<p>Sign in with Fractal ID to share your KYC status with this app.</p>
+<form method="get" action="/auth/fractal" class="card">
+  <label for="level">KYC level</label>
+  <select id="level" name="level">${levelOptions}</select>
+  <label for="wallet">Wallet address (optional)</label>
+  <input id="wallet" name="wallet" autocomplete="off" placeholder="0x…">
+  <button type="submit" id="verify">Verify with Fractal ID</button>
+</form>
+${options.signedIn ? '<p><a href="/profile">Your profile</a></p>' : ''}`,
+  );
+}
+
+export interface ProfileView {
+  uid: string;
+  requestedScopes: string[];
+  grantedScopes: string[];
+  deniedScopes: string[];
+  emails: string[];
+  cases: Array<{ level: string; status: string; credential: string }>;
+  wallets: Array<{ address: string; currency: string; verified: boolean }>;
+}
+
+export function profilePage(view: ProfileView): string {
+  const list = (items: string[]) => (items.length ? `<ul>${items.map((i) => `<li><code>${escapeHtml(i)}</code></li>`).join('')}</ul>` : '<p>None.</p>');
+  const cases = view.cases.length
+    ? `<table><thead><tr><th scope="col">Level</th><th scope="col">Status</th><th scope="col">Credential</th></tr></thead><tbody>${view.cases
+        .map((c) => `<tr><td>${escapeHtml(c.level)}</td><td>${escapeHtml(c.status)}</td><td>${escapeHtml(c.credential)}</td></tr>`)
+        .join('')}</tbody></table>`
+    : '<p>No verification cases.</p>';
+  const wallets = view.wallets.length
+    ? `<ul>${view.wallets.map((w) => `<li><code>${escapeHtml(w.address)}</code> (${escapeHtml(w.currency)}${w.verified ? ', verified' : ''})</li>`).join('')}</ul>`
+    : '<p>No wallets.</p>';
+  return layout(
+    'Profile',
+    `<h1>Your Fractal ID profile</h1>
+<dl class="card">
+  <dt>uid</dt><dd id="uid"><code>${escapeHtml(view.uid)}</code></dd>
+  ${view.emails.length ? `<dt>Email</dt><dd>${escapeHtml(view.emails.join(', '))}</dd>` : ''}
+</dl>
+<section aria-labelledby="scopes-h"><h2 id="scopes-h">Scopes</h2>
+<h3>Granted</h3><div id="granted-scopes">${list(view.grantedScopes)}</div>
+<h3>Requested</h3>${list(view.requestedScopes)}
+${view.deniedScopes.length ? `<h3>Not granted</h3><div id="denied-scopes">${list(view.deniedScopes)}</div>` : ''}
+</section>
+<section aria-labelledby="cases-h"><h2 id="cases-h">Verification cases</h2>${cases}</section>
+<section aria-labelledby="wallets-h"><h2 id="wallets-h">Wallets</h2>${wallets}</section>
+<form method="post" action="/logout"><button type="submit" id="logout">Sign out</button></form>`,
+  );
+}
+
+/** A failed sign-in in plain words, with a way to try again. */
+export function errorPage(status: number, title: string, explanation: string): string {
+  return layout(
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p role="alert">${escapeHtml(explanation)}</p>
+<p><a href="/" class="button">Try again</a></p>
+<p class="muted">HTTP ${escapeHtml(status)}</p>`,
+  );
+}
