@@ -118,6 +118,21 @@ declare global {
   }
 }
 
+interface ResolvedConfig {
+  verify: AnyVerify;
+  passReqToCallback: boolean;
+  scopes: string[];
+  requiredScopes: string[];
+  allowUnknownScopes: boolean;
+  callbackURL: string;
+  stateStore: FractalStateStore;
+  tokens: TokenClient;
+  timeoutMs: number | undefined;
+  ensureWallet: FractalStrategyOptionsBase['ensureWallet'];
+  returnTo: FractalStrategyOptionsBase['returnTo'];
+  skipUserProfile: FractalStrategyOptionsBase['skipUserProfile'];
+}
+
 type AnyVerify = FractalVerify<FractalProfile | undefined> | FractalVerifyWithRequest<FractalProfile | undefined>;
 type Actions = StrategyCreatedStatic;
 
@@ -137,18 +152,8 @@ export class FractalStrategy extends OAuth2Strategy {
   override name: string;
   /** The three origins in use. */
   readonly domains: FractalDomains;
-  readonly #verify: AnyVerify;
-  readonly #passReqToCallback: boolean;
-  readonly #scopes: string[];
-  readonly #requiredScopes: string[];
-  readonly #allowUnknownScopes: boolean;
-  readonly #callbackURL: string;
-  readonly #stateStore: FractalStateStore;
-  readonly #tokens: TokenClient;
-  readonly #timeoutMs: number | undefined;
-  readonly #ensureWallet: FractalStrategyOptionsBase['ensureWallet'];
-  readonly #returnTo: FractalStrategyOptionsBase['returnTo'];
-  readonly #skipUserProfile: FractalStrategyOptionsBase['skipUserProfile'];
+  /** Resolved options. One property, so nothing collides with passport-oauth2's own `_` fields. */
+  private readonly _config: ResolvedConfig;
 
   constructor(options: FractalStrategyOptions & { skipUserProfile?: false }, verify: FractalVerify);
   constructor(options: FractalStrategyOptionsWithRequest & { skipUserProfile?: false }, verify: FractalVerifyWithRequest);
@@ -176,17 +181,6 @@ export class FractalStrategy extends OAuth2Strategy {
     );
     this.name = options.name ?? 'fractal';
     this.domains = checked.domains;
-    this.#verify = verify as AnyVerify;
-    this.#passReqToCallback = options.passReqToCallback === true;
-    this.#scopes = checked.scopes;
-    this.#requiredScopes = checked.requiredScopes;
-    this.#allowUnknownScopes = options.allowUnknownScopes === true;
-    this.#callbackURL = checked.callbackURL;
-    this.#stateStore = store;
-    this.#timeoutMs = options.timeoutMs;
-    this.#ensureWallet = options.ensureWallet;
-    this.#returnTo = options.returnTo;
-    this.#skipUserProfile = options.skipUserProfile;
     const tokenOptions: ConstructorParameters<typeof TokenClient>[0] = {
       tokenURL: `${checked.domains.auth}/oauth/token`,
       clientID: options.clientID,
@@ -194,30 +188,43 @@ export class FractalStrategy extends OAuth2Strategy {
     };
     if (options.timeoutMs !== undefined) tokenOptions.timeoutMs = options.timeoutMs;
     if (options.tokenEndpointAuthMethod !== undefined) tokenOptions.authMethod = options.tokenEndpointAuthMethod;
-    this.#tokens = new TokenClient(tokenOptions);
+    this._config = {
+      verify: verify as AnyVerify,
+      passReqToCallback: options.passReqToCallback === true,
+      scopes: checked.scopes,
+      requiredScopes: checked.requiredScopes,
+      allowUnknownScopes: options.allowUnknownScopes === true,
+      callbackURL: checked.callbackURL,
+      stateStore: store,
+      tokens: new TokenClient(tokenOptions),
+      timeoutMs: options.timeoutMs,
+      ensureWallet: options.ensureWallet,
+      returnTo: options.returnTo,
+      skipUserProfile: options.skipUserProfile,
+    };
   }
 
   /** The token endpoint client this strategy uses; the token vault can share it. */
   get tokenClient(): TokenClient {
-    return this.#tokens;
+    return this._config.tokens;
   }
 
   /** Sign-ins started in this session and not finished yet (multi-tab), when the default store is used. */
   pendingSignIns(req: Request): number | undefined {
-    return this.#stateStore instanceof SessionStateStore ? this.#stateStore.pendingCount(req) : undefined;
+    return this._config.stateStore instanceof SessionStateStore ? this._config.stateStore.pendingCount(req) : undefined;
   }
 
   override authenticate(req: Request, options: FractalAuthenticateOptions = {}): void {
     const actions = this as unknown as Actions;
     if (isCallbackRequest(req)) {
-      this.#callback(req, actions);
+      this._callback(req, actions);
       return;
     }
     let pending: PendingAuthorization;
     let callbackURL: string;
     try {
-      callbackURL = options.callbackURL !== undefined ? checkCallbackURL(options.callbackURL) : this.#callbackURL;
-      pending = this.#pendingFor(req, options, callbackURL);
+      callbackURL = options.callbackURL !== undefined ? checkCallbackURL(options.callbackURL) : this._config.callbackURL;
+      pending = this._pendingFor(req, options, callbackURL);
     } catch (err) {
       actions.error(err);
       return;
@@ -234,36 +241,36 @@ export class FractalStrategy extends OAuth2Strategy {
   }
 
   override userProfile(accessToken: string, done: (err?: unknown, profile?: FractalProfile) => void): void {
-    this.#loadProfile(accessToken).then(
+    this._loadProfile(accessToken).then(
       (profile) => done(null, profile),
       (err: unknown) => done(err),
     );
   }
 
-  #pendingFor(req: Request, options: FractalAuthenticateOptions, redirectUri: string): PendingAuthorization {
+  private _pendingFor(req: Request, options: FractalAuthenticateOptions, redirectUri: string): PendingAuthorization {
     if (options.state !== undefined) {
       throw new ConfigurationError('FractalStrategy manages `state` itself; pass your data as `appState` instead');
     }
-    let scopes = this.#scopes;
+    let scopes = this._config.scopes;
     if (options.scope !== undefined) {
       scopes = normalizeScopes(options.scope);
       if (scopes.length === 0) scopes = [...DEFAULT_SCOPES];
-      validateUserScopes(scopes, { allowUnknown: this.#allowUnknownScopes });
-      const unreachable = missingScopes(this.#requiredScopes, scopes);
+      validateUserScopes(scopes, { allowUnknown: this._config.allowUnknownScopes });
+      const unreachable = missingScopes(this._config.requiredScopes, scopes);
       if (unreachable.length > 0) {
         throw new ConfigurationError(`The requested scopes leave out required scopes: ${unreachable.join(' ')}`);
       }
     }
     const pending: PendingAuthorization = { redirectUri, scopes };
-    const wallet = options.ensureWallet ?? (typeof this.#ensureWallet === 'function' ? this.#ensureWallet(req) : this.#ensureWallet);
+    const wallet = options.ensureWallet ?? (typeof this._config.ensureWallet === 'function' ? this._config.ensureWallet(req) : this._config.ensureWallet);
     if (wallet !== undefined && wallet !== '') pending.ensureWallet = validateWallet(wallet);
-    const returnTo = safeReturnTo(options.returnTo ?? (typeof this.#returnTo === 'function' ? this.#returnTo(req) : this.#returnTo));
+    const returnTo = safeReturnTo(options.returnTo ?? (typeof this._config.returnTo === 'function' ? this._config.returnTo(req) : this._config.returnTo));
     if (returnTo !== undefined) pending.returnTo = returnTo;
     if (options.appState !== undefined) pending.appState = options.appState;
     return pending;
   }
 
-  #callback(req: Request, actions: Actions): void {
+  private _callback(req: Request, actions: Actions): void {
     let query: ReturnType<typeof readCallbackQuery>;
     try {
       query = readCallbackQuery(req);
@@ -276,7 +283,7 @@ export class FractalStrategy extends OAuth2Strategy {
       return;
     }
     try {
-      this.#stateStore.verify(req, query.state, {}, (err, ok, info) => {
+      this._config.stateStore.verify(req, query.state, {}, (err, ok, info) => {
         if (err) return actions.error(err);
         if (!ok || info === undefined || info instanceof StateError) {
           const failure = info instanceof StateError ? info : new StateError('Invalid sign-in state; start the sign-in again');
@@ -288,29 +295,29 @@ export class FractalStrategy extends OAuth2Strategy {
           return error.code === ErrorCode.ACCESS_DENIED ? actions.fail(error, error.status) : actions.error(error);
         }
         const verifier = typeof ok === 'string' ? ok : undefined;
-        this.#complete(req, actions, query.code as string, verifier, info).catch((e: unknown) => actions.error(e));
+        this._complete(req, actions, query.code as string, verifier, info).catch((e: unknown) => actions.error(e));
       });
     } catch (err) {
       actions.error(err);
     }
   }
 
-  async #complete(req: Request, actions: Actions, code: string, verifier: string | undefined, pending: PendingAuthorization): Promise<void> {
+  private async _complete(req: Request, actions: Actions, code: string, verifier: string | undefined, pending: PendingAuthorization): Promise<void> {
     const exchange: Parameters<TokenClient['exchangeCode']>[0] = {
       code,
-      redirectUri: pending.redirectUri ?? this.#callbackURL,
+      redirectUri: pending.redirectUri ?? this._config.callbackURL,
       requestedScopes: pending.scopes,
     };
     if (verifier !== undefined) exchange.codeVerifier = verifier;
-    const { tokenSet, response } = await this.#tokens.exchangeCode(exchange);
+    const { tokenSet, response } = await this._config.tokens.exchangeCode(exchange);
 
     const granted = tokenSet.scopes;
-    const missing = missingScopes(this.#requiredScopes, granted);
+    const missing = missingScopes(this._config.requiredScopes, granted);
     if (missing.length > 0) {
       actions.fail(new InsufficientScopeError(missing, granted), 403);
       return;
     }
-    const profile = (await this.#shouldSkipProfile(tokenSet.accessToken)) ? undefined : await this.#loadProfile(tokenSet.accessToken);
+    const profile = (await this._shouldSkipProfile(tokenSet.accessToken)) ? undefined : await this._loadProfile(tokenSet.accessToken);
     const diff = diffScopes(pending.scopes, granted);
     const params: FractalTokenParams = {
       ...response,
@@ -332,26 +339,26 @@ export class FractalStrategy extends OAuth2Strategy {
 
     runVerify(
       (done) =>
-        this.#passReqToCallback
-          ? (this.#verify as FractalVerifyWithRequest<FractalProfile | undefined>)(req, tokenSet.accessToken, tokenSet.refreshToken, params, profile, done)
-          : (this.#verify as FractalVerify<FractalProfile | undefined>)(tokenSet.accessToken, tokenSet.refreshToken, params, profile, done),
+        this._config.passReqToCallback
+          ? (this._config.verify as FractalVerifyWithRequest<FractalProfile | undefined>)(req, tokenSet.accessToken, tokenSet.refreshToken, params, profile, done)
+          : (this._config.verify as FractalVerify<FractalProfile | undefined>)(tokenSet.accessToken, tokenSet.refreshToken, params, profile, done),
       (err, user, info) => {
         if (err) return actions.error(err);
         if (!user) return actions.fail(info as { message?: string } | undefined);
-        if (this.#stateStore instanceof SessionStateStore) this.#stateStore.carryAcrossRegeneration(req);
+        if (this._config.stateStore instanceof SessionStateStore) this._config.stateStore.carryAcrossRegeneration(req);
         actions.success(user, { ...info, fractal });
       },
     );
   }
 
-  async #shouldSkipProfile(accessToken: string): Promise<boolean> {
-    const skip = this.#skipUserProfile;
+  private async _shouldSkipProfile(accessToken: string): Promise<boolean> {
+    const skip = this._config.skipUserProfile;
     return typeof skip === 'function' ? Boolean(await skip(accessToken)) : skip === true;
   }
 
-  async #loadProfile(accessToken: string): Promise<FractalProfile> {
+  private async _loadProfile(accessToken: string): Promise<FractalProfile> {
     const options: Parameters<typeof fetchFractalUser>[1] = { resourceURL: this.domains.resource };
-    if (this.#timeoutMs !== undefined) options.timeoutMs = this.#timeoutMs;
+    if (this._config.timeoutMs !== undefined) options.timeoutMs = this._config.timeoutMs;
     return toFractalProfile(await fetchFractalUser(accessToken, options));
   }
 }
