@@ -1,0 +1,30 @@
+/**
+ * A local emulator of Fractal ID for tests, demos and the `fractal-sandbox` CLI.
+ * TEST EMULATOR ONLY: in memory, no real login, unauthenticated admin API on loopback.
+ */
+export { startSandbox } from './server';
+export { SandboxError } from './errors';
+export type {
+  Sandbox,
+  SandboxOptions,
+  SandboxClientInput,
+  SandboxCredentials,
+  SandboxDecision,
+  SandboxFault,
+  SandboxFaultEndpoint,
+  SandboxCounts,
+  SandboxUsers,
+  SandboxUser,
+  SandboxUserInput,
+  SandboxUserType,
+  SandboxWallet,
+  SandboxWalletInput,
+  SandboxWalletCurrency,
+  SandboxVerificationCase,
+  SandboxVerificationUpdate,
+  SandboxCaseStatus,
+  SandboxCredential,
+  SandboxVerificationChangedEvent,
+  SandboxEmailChangedEvent,
+  SandboxTokenLifetimes,
+} from './types';
