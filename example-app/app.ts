@@ -82,7 +82,11 @@ export function createApp(deps: AppDeps): express.Express {
     const level = typeof req.query.level === 'string' && (KYC_LEVELS as readonly string[]).includes(req.query.level) ? (req.query.level as KycLevel) : undefined;
     const wallet = typeof req.query.wallet === 'string' && req.query.wallet.trim() !== '' ? req.query.wallet : undefined;
     const options: passport.AuthenticateOptions = {};
-    if (level) options.scope = [...new Set([...config.scopes, ...kycScopes(level, { details: true })])];
+    const scopes = new Set(config.scopes);
+    if (level) kycScopes(level, { details: true }).forEach((s) => scopes.add(s));
+    // Wallets are only shared with a wallet scope; this demo offers Ethereum addresses.
+    if (wallet && /^0x[0-9a-fA-F]{40}$/.test(wallet)) scopes.add('verification.wallet-eth:read');
+    if (scopes.size !== config.scopes.length) options.scope = [...scopes];
     if (wallet) options.ensureWallet = wallet;
     if (typeof req.query.returnTo === 'string') options.returnTo = req.query.returnTo;
     auth.authenticate('fractal', options)(req, res, next);

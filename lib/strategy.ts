@@ -394,7 +394,13 @@ function checkOptions(options: FractalStrategyOptionsBase, verify: unknown) {
   if (unrequested.length > 0) {
     throw new ConfigurationError(`requiredScopes must also be requested in scope; missing from scope: ${unrequested.join(' ')}`);
   }
-  if (typeof options.ensureWallet === 'string') validateWallet(options.ensureWallet);
+  if (typeof options.ensureWallet === 'string') {
+    try {
+      validateWallet(options.ensureWallet);
+    } catch (err) {
+      throw new ConfigurationError(`ensureWallet: ${(err as Error).message}`);
+    }
+  }
   return { callbackURL, domains, scopes, requiredScopes };
 }
 

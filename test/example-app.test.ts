@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { createApp } from '../example-app/app';
+import { ConfigError, loadConfig } from '../example-app/config';
+import { startSandbox, type Sandbox } from '../lib/sandbox';
+import { callbackPathOf } from './helpers/app';
+
+let sandbox: Sandbox;
+beforeAll(async () => {
+  sandbox = await startSandbox();
+});
+afterAll(async () => {
+  await sandbox.close();
+});
+
+const BASE_URL = 'http://127.0.0.1:3998';
+
+function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis) {
+  const config = loadConfig({ BASE_URL, SESSION_SECRET: 'x'.repeat(32), ...env });
+  const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [`${BASE_URL}/auth/fractal/callback`] });
+  const lines: string[] = [];
+  const app = createApp({ config, clientID, clientSecret, domains: sandbox.domains, log: (l) => lines.push(l), ...(redis ? { redis } : {}) });
+  return { app, lines };
+}
+
+async function signIn(agent: ReturnType<typeof request.agent>, start = '/auth/fractal', decision = {}) {
+  const authorize = await agent.get(start).set('accept', 'text/html');
+  expect(authorize.status).toBe(302);
+  return agent.get(callbackPathOf(await sandbox.authorize(authorize.headers.location as string, decision))).set('accept', 'text/html');
+}
+
+describe.each([
+  ['in-memory sessions', false],
+  ['Redis sessions (connect-redis + ioredis)', true],
+])('example app with %s', (_name, useRedis) => {
+  let redis: Redis | undefined;
+  const prefix = `test:${randomBytes(6).toString('hex')}:`;
+
+  beforeAll(() => {
+    if (useRedis) redis = new Redis({ host: '127.0.0.1', port: 6379, keyPrefix: prefix, enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+  });
+  afterAll(async () => {
+    if (!redis) return;
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));
+    redis.disconnect();
+  });
+
+  it('shows the home page with the verify button, a level choice and a wallet field', async () => {
+    const { app } = exampleApp({}, redis);
+    const res = await request(app).get('/');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('Verify with Fractal ID');
+    expect(res.text).toMatch(/<select id="level" name="level">.*basic/);
+    expect(res.text).toContain('name="wallet"');
+  });
+
+  it('signs a user in and shows their uid, granted scopes, cases and wallet on /profile', async () => {
+    const { app } = exampleApp({}, redis);
+    const agent = request.agent(app);
+    const wallet = '0x52908400098527886E0F7030069857D2E4169EE7';
+    const res = await signIn(agent, `/auth/fractal?level=plus&wallet=${wallet}`, { email: 'example@example.com' });
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/profile');
+    const profile = await agent.get('/profile');
+    expect(profile.status).toBe(200);
+    expect(profile.text).toMatch(/<dd id="uid"><code>[^<]+<\/code><\/dd>/);
+    expect(profile.text).toContain('verification.plus:read');
+    expect(profile.text).toContain('example@example.com');
+    expect(profile.text).toMatch(/<td>plus<\/td>/);
+    expect(profile.text).toContain(wallet);
+    // KEYS patterns are not prefixed by ioredis' keyPrefix.
+    if (redis) expect((await redis.keys(`${prefix}example:sess:*`)).length).toBeGreaterThan(0);
+  });
+
+  it('shows which scopes were not granted when the user narrows the grant', async () => {
+    const { app } = exampleApp({}, redis);
+    const agent = request.agent(app);
+    await signIn(agent, '/auth/fractal', { grantScopes: ['uid:read', 'verification.basic:read'] });
+    const profile = await agent.get('/profile');
+    expect(profile.text).toMatch(/id="denied-scopes">.*contact:read/s);
+  });
+
+  it('returns to a same-origin returnTo after sign-in', async () => {
+    const { app } = exampleApp({}, redis);
+    const res = await signIn(request.agent(app), '/auth/fractal?returnTo=%2Fprofile%3Ftab%3Dkyc');
+    expect(res.headers.location).toBe('/profile?tab=kyc');
+  });
+
+  it('explains a denial in plain words with a way to try again, or as JSON when asked', async () => {
+    const { app } = exampleApp({}, redis);
+    const agent = request.agent(app);
+    const page = await signIn(agent, '/auth/fractal', { approve: false });
+    expect(page.status).toBe(403);
+    expect(page.text).toContain('You chose not to share');
+    expect(page.text).toContain('href="/"');
+
+    const start = await agent.get('/auth/fractal');
+    const json = await agent.get(callbackPathOf(await sandbox.authorize(start.headers.location as string, { approve: false }))).set('accept', 'application/json');
+    expect(json.status).toBe(403);
+    expect(json.body).toEqual({ error: 'access_denied', error_description: expect.stringContaining('chose not to share') });
+  });
+
+  it('refuses the grant when required scopes were unticked', async () => {
+    const { app } = exampleApp({ FRACTAL_REQUIRED_SCOPES: 'verification.basic:read' }, redis);
+    const agent = request.agent(app);
+    const res = await signIn(agent, '/auth/fractal', { grantScopes: ['uid:read', 'contact:read'] });
+    expect(res.status).toBe(403);
+    expect(res.text).toContain('verification.basic:read');
+    expect((await agent.get('/profile')).status).toBe(302);
+  });
+
+  it('answers a forged or replayed callback with an expired-link page, not an error', async () => {
+    const { app } = exampleApp({}, redis);
+    const res = await request(app).get('/auth/fractal/callback?code=abc&state=forged').set('accept', 'text/html');
+    expect(res.status).toBe(403);
+    expect(res.text).toContain('Sign-in link expired');
+  });
+
+  it('escapes provider text and never shows a stack when the provider fails', async () => {
+    const { app, lines } = exampleApp({}, redis);
+    const agent = request.agent(app);
+    const start = await agent.get('/auth/fractal');
+    const state = new URL(start.headers.location as string).searchParams.get('state');
+    const res = await agent.get(`/auth/fractal/callback?error=server_error&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=${state}`);
+    expect(res.status).toBe(502);
+    expect(res.text).not.toContain('<script>');
+    expect(res.text).not.toMatch(/at .*\.ts:\d+/);
+    expect(lines.join('\n')).toContain('server_error');
+  });
+
+  it('signs out on POST /logout', async () => {
+    const { app } = exampleApp({}, redis);
+    const agent = request.agent(app);
+    await signIn(agent);
+    expect((await agent.get('/profile')).status).toBe(200);
+    const out = await agent.post('/logout');
+    expect(out.status).toBe(302);
+    expect((await agent.get('/profile')).status).toBe(302);
+  });
+
+  it('reports health, including Redis when configured', async () => {
+    const { app } = exampleApp({}, redis);
+    const res = await request(app).get('/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body.redis).toBe(useRedis ? 'ok' : 'not configured');
+  });
+});
+
+it('answers 503 on /healthz when Redis is unreachable', async () => {
+  // A port nothing listens on; no offline queue so the ping fails at once.
+  const dead = new Redis({ host: '127.0.0.1', port: 1, enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+  dead.on('error', () => undefined);
+  const { app } = exampleApp({}, dead);
+  const res = await request(app).get('/healthz');
+  expect(res.status).toBe(503);
+  expect(res.headers['retry-after']).toBeDefined();
+  dead.disconnect();
+});
+
+it('logs once that in-memory sessions are single-process only', () => {
+  const { lines } = exampleApp();
+  expect(lines.filter((l) => l.includes('in memory'))).toHaveLength(1);
+});
+
+describe('configuration from the environment', () => {
+  it.each<[NodeJS.ProcessEnv, string]>([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ BASE_URL: 'ftp://x' }, 'BASE_URL'],
+    [{ FRACTAL_ENV: 'dev' }, 'FRACTAL_ENV'],
+    [{ FRACTAL_ENV: 'staging' }, 'FRACTAL_CLIENT_ID'],
+    [{ FRACTAL_ENV: 'staging', FRACTAL_CLIENT_ID: 'id' }, 'FRACTAL_CLIENT_SECRET'],
+    [{ FRACTAL_ENV: 'production', FRACTAL_CLIENT_ID: 'id', FRACTAL_CLIENT_SECRET: 's' }, 'SESSION_SECRET'],
+    [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET'],
+    [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
+    [{ FRACTAL_AUTH_URL: 'not a url' }, 'FRACTAL_AUTH_URL'],
+    [{ TOKEN_ENCRYPTION_KEY: 'abc' }, 'TOKEN_ENCRYPTION_KEY'],
+  ])('names the bad variable in %j', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}:`));
+  });
+
+  it('needs nothing in sandbox mode', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ mode: 'sandbox', port: 3000, baseURL: 'http://localhost:3000', generatedSessionSecret: true });
+  });
+});
