@@ -60,7 +60,9 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   if (new URL(config.baseURL).protocol === 'https:') app.set('trust proxy', 1);
-  app.use(express.static(path.join(__dirname, '..', 'public'), { index: false }));
+  // Compiled to example-app/dist/ by `npm start`, run from source by the tests.
+  const publicDir = path.join(__dirname, path.basename(__dirname) === 'dist' ? '..' : '.', 'public');
+  app.use(express.static(publicDir, { index: false }));
   if (!deps.redis) log('Sessions are kept in memory: fine for one process; set REDIS_URL to share them across processes.');
   app.use(
     session({

@@ -54,6 +54,9 @@ describe.each([
     expect(res.text).toContain('Verify with Fractal ID');
     expect(res.text).toMatch(/<select id="level" name="level">.*basic/);
     expect(res.text).toContain('name="wallet"');
+    const css = await request(app).get('/style.css');
+    expect(css.status).toBe(200);
+    expect(css.headers['content-type']).toMatch(/text\/css/);
   });
 
   it('signs a user in and shows their uid, granted scopes, cases and wallet on /profile', async () => {
