@@ -34,6 +34,15 @@ describe('sandbox fault injection and counters', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
   });
 
+  it('sends the given headers with a status fault, such as Retry-After on a 429', async () => {
+    const token = await signIn(sandbox, client);
+    sandbox.injectFault('userinfo', { kind: 'status', status: 429, headers: { 'Retry-After': '7' } });
+    const res = await resourceGet(sandbox, '/v2/users/me', token.access_token);
+    expect(res.status).toBe(429);
+    expect(res.headers.get('retry-after')).toBe('7');
+    expect(() => sandbox.injectFault('userinfo', { kind: 'status', status: 429, headers: { 'Retry-After': 7 as unknown as string } })).toThrow(/headers/);
+  });
+
   it('delays the answer, then answers normally', async () => {
     sandbox.injectFault('token', { kind: 'delay', ms: 150 });
     const started = Date.now();

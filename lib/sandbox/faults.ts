@@ -76,6 +76,7 @@ export class FaultInjector {
       }
       const body = fault.body ?? defaultBody(fault.status);
       const contentType = fault.contentType ?? (/^\s*[[{]/.test(body) ? 'application/json' : 'text/html; charset=utf-8');
+      if (fault.headers) res.set(fault.headers);
       res.status(fault.status).set('Content-Type', contentType).send(body);
       return undefined;
     };
@@ -111,7 +112,16 @@ export function checkFault(value: unknown): SandboxFault {
       if (fault.contentType !== undefined && typeof fault.contentType !== 'string') {
         throw new SandboxError('invalid_fault', 'contentType must be a string');
       }
+      const headers = fault.headers;
+      if (
+        headers !== undefined &&
+        (typeof headers !== 'object' || headers === null || Object.values(headers).some((v) => typeof v !== 'string'))
+      ) {
+        throw new SandboxError('invalid_fault', 'headers must be an object of strings');
+      }
       const result: SandboxFault = { kind: 'status', status: status as number };
+      // e.g. Retry-After on a 429 or 503 (RFC 9110 section 10.2.3).
+      if (headers !== undefined) result.headers = { ...(headers as Record<string, string>) };
       if (fault.body !== undefined) result.body = fault.body as string;
       if (fault.contentType !== undefined) result.contentType = fault.contentType as string;
       return withTimes(result);

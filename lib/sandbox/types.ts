@@ -73,7 +73,7 @@ export interface SandboxDecision {
 export type SandboxFaultEndpoint = 'token' | 'userinfo' | 'stats' | 'authorize';
 
 export type SandboxFault =
-  | { kind: 'status'; status: number; body?: string; contentType?: string; times?: number }
+  | { kind: 'status'; status: number; body?: string; contentType?: string; headers?: Record<string, string>; times?: number }
   | { kind: 'delay'; ms: number; times?: number }
   | { kind: 'reset'; times?: number }
   | { kind: 'invalid-json'; times?: number };
