@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import passport from 'passport';
 import { FractalStrategy, KYC_LEVELS, isFractalError, kycScopes, type FractalDomains, type KycLevel } from 'passport-fractal-id';
 import type { AppConfig } from './config';
-import { errorPage, homePage, profilePage, type ProfileView } from './views';
+import { errorPage, homePage, popupDonePage, profilePage, type ProfileView } from './views';
 
 export interface AppDeps {
   config: AppConfig;
@@ -91,6 +91,7 @@ export function createApp(deps: AppDeps): express.Express {
     if (scopes.size !== config.scopes.length) options.scope = [...scopes];
     if (wallet) options.ensureWallet = wallet;
     if (typeof req.query.returnTo === 'string') options.returnTo = req.query.returnTo;
+    if (req.query.popup === '1') options.appState = { popup: true };
     auth.authenticate('fractal', options)(req, res, next);
   });
 
@@ -98,8 +99,13 @@ export function createApp(deps: AppDeps): express.Express {
     auth.authenticate('fractal', (err: unknown, user: Express.User | false, info: unknown, status?: number) => {
       if (err) return next(err);
       if (!user) return sendFailure(req, res, info, status);
-      const returnTo = (info as Express.AuthInfo | undefined)?.fractal?.returnTo ?? '/profile';
-      req.logIn(user, (loginErr) => (loginErr ? next(loginErr) : res.redirect(returnTo)));
+      const fractal = (info as Express.AuthInfo | undefined)?.fractal;
+      const returnTo = fractal?.returnTo ?? '/profile';
+      req.logIn(user, (loginErr) => {
+        if (loginErr) return next(loginErr);
+        if (fractal?.appState?.popup === true) return res.type('html').send(popupDonePage(returnTo));
+        res.redirect(returnTo);
+      });
     })(req, res, next);
   });
 

@@ -28,7 +28,9 @@ ${body}
 }
 
 export function homePage(options: { signedIn: boolean; levels: string[] }): string {
-  const levelOptions = options.levels.map((l) => `<option value="${escapeHtml(l)}">${escapeHtml(l)}</option>`).join('');
+  const levelOptions = options.levels
+    .map((l) => `<option value="${escapeHtml(l)}"${l === 'basic' ? ' selected' : ''}>${escapeHtml(l)}</option>`)
+    .join('');
   return layout(
     'Home',
     `<h1>Verify your identity</h1>
@@ -39,7 +41,10 @@ export function homePage(options: { signedIn: boolean; levels: string[] }): stri
   <label for="wallet">Wallet address (optional)</label>
   <input id="wallet" name="wallet" autocomplete="off" placeholder="0x…">
   <button type="submit" id="verify">Verify with Fractal ID</button>
+  <button type="button" id="verify-popup" class="secondary">Verify in a popup</button>
+  <p id="popup-status" role="status" class="muted"></p>
 </form>
+<script src="/popup.js" defer></script>
 ${options.signedIn ? '<p><a href="/profile">Your profile</a></p>' : ''}`,
   );
 }
@@ -82,6 +87,27 @@ ${view.deniedScopes.length ? `<h3>Not granted</h3><div id="denied-scopes">${list
   );
 }
 
+/**
+ * The end of a popup sign-in: tell the opener (same origin only) and close. If the opener is gone,
+ * the link still leads on.
+ */
+export function popupDonePage(returnTo: string): string {
+  return layout(
+    'Signed in',
+    `<h1>Signed in</h1>
+<p><a href="${escapeHtml(returnTo)}" id="continue">Continue</a></p>
+<script>
+  (function () {
+    var message = { type: 'fractal:signed-in', returnTo: ${JSON.stringify(returnTo).replace(/</g, '\\u003c')} };
+    if (window.opener && !window.opener.closed) {
+      window.opener.postMessage(message, window.location.origin);
+      window.close();
+    }
+  })();
+</script>`,
+  );
+}
+
 /** A failed sign-in in plain words, with a way to try again. */
 export function errorPage(status: number, title: string, explanation: string): string {
   return layout(
@@ -89,6 +115,12 @@ export function errorPage(status: number, title: string, explanation: string): s
     `<h1>${escapeHtml(title)}</h1>
 <p role="alert">${escapeHtml(explanation)}</p>
 <p><a href="/" class="button">Try again</a></p>
-<p class="muted">HTTP ${escapeHtml(status)}</p>`,
+<p class="muted">HTTP ${escapeHtml(status)}</p>
+<script>
+  // Inside a sign-in popup: let the opener show the outcome too.
+  if (window.opener && !window.opener.closed) {
+    window.opener.postMessage({ type: 'fractal:failed', message: document.querySelector('[role=alert]').textContent }, window.location.origin);
+  }
+</script>`,
   );
 }

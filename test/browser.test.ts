@@ -94,3 +94,23 @@ it('signs out', async () => {
   // Signed out: /profile sends the person back to sign-in, at the sandbox.
   expect(res?.url()).toContain(`${sandbox.domains.frontend}/authorize`);
 });
+
+it('signs in through a popup: the popup tells the opener, closes, and the opener shows the profile', async () => {
+  await page.goto(appURL);
+  const [popup] = await Promise.all([context.waitForEvent('page'), page.click('#verify-popup')]);
+  await popup.waitForURL(`${sandbox.domains.frontend}/authorize**`);
+  expect(new URL(popup.url()).searchParams.get('redirect_uri')).toBe(`${appURL}/auth/fractal/callback`);
+  await snap(popup, '07-popup-consent');
+  await Promise.all([popup.waitForEvent('close'), page.waitForURL(`${appURL}/profile`), popup.click('#approve')]);
+  await snap(page, '08-popup-opener-profile');
+  expect(await page.textContent('#uid')).toMatch(/\S+/);
+});
+
+it('falls back to a full-page redirect when the popup is blocked', async () => {
+  await page.addInitScript(() => {
+    window.open = () => null;
+  });
+  await page.goto(appURL);
+  await Promise.all([page.waitForURL(`${sandbox.domains.frontend}/authorize**`), page.click('#verify-popup')]);
+  await Promise.all([page.waitForURL(`${appURL}/profile`), page.click('#approve')]);
+});
