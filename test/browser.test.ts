@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';

@@ -85,7 +85,7 @@ describe('callback query strings (property)', () => {
       }),
       fuzzParameters(),
     );
-    const me = await (await get('/me', jar)).json();
+    const me = (await (await get("/me", jar)).json()) as { user: unknown };
     expect(me.user).toBeNull();
     expect(unhandled).toEqual([]);
   }, 180_000);
