@@ -28,3 +28,4 @@ export { SessionStateStore } from './state/session-store';
 export type { FractalStateStore, PendingAuthorization, SessionStateStoreOptions } from './state/session-store';
 export { safeReturnTo } from './return-to';
 export { validateWallet, WalletError, MAX_WALLET_LENGTH } from './wallet';
+export * from './webhooks';

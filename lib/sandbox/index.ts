@@ -5,6 +5,7 @@
 export { startSandbox } from './server';
 export { SandboxError } from './errors';
 export type {
+  SandboxWebhookOptions,
   Sandbox,
   SandboxOptions,
   SandboxClientInput,

@@ -7,7 +7,8 @@ import { SandboxError } from './errors';
 import { resourceRouter } from './resource';
 import { type SandboxContext, checkClockSkew, copyCounts, createContext, resetCounts, setLifetimes } from './state';
 import { tokenRouter } from './token';
-import type { Sandbox, SandboxOptions } from './types';
+import type { Sandbox, SandboxOptions, SandboxWebhookOptions } from './types';
+import { WebhookSender, forwardSandboxEvents } from '../webhooks';
 
 type OriginName = 'frontend' | 'auth' | 'resource';
 
@@ -35,6 +36,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const domains = { frontend: '', auth: '', resource: '' };
   const servers: Server[] = [];
   let closing: Promise<void> | undefined;
+  let webhooks: { sender: WebhookSender; stop: () => void } | undefined;
+  const setWebhooks = (target: SandboxWebhookOptions | undefined): void => {
+    if (webhooks) {
+      webhooks.stop();
+      void webhooks.sender.close();
+      webhooks = undefined;
+    }
+    if (!target) return;
+    const sender = new WebhookSender({
+      url: target.url,
+      secrets: target.secrets,
+      ...(target.retry !== undefined && { retry: target.retry }),
+      ...(target.timeoutMs !== undefined && { timeoutMs: target.timeoutMs }),
+      ...(target.onAttempt !== undefined && { onAttempt: target.onAttempt }),
+    });
+    webhooks = { sender, stop: forwardSandboxEvents(ctx.events, sender) };
+  };
 
   const sandbox: Sandbox = {
     domains,
@@ -54,11 +72,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       ctx.clock.skewMs = checkClockSkew(ms);
     },
     events: ctx.events,
+    setWebhooks,
     close: () => {
+      setWebhooks(undefined);
       closing ??= closeAll(ctx, servers);
       return closing;
     },
   };
+
+  if (options.webhooks) setWebhooks(options.webhooks);
 
   const apps: Record<OriginName, Express> = {
     frontend: originApp(ctx, 'frontend', (app) => app.use(frontendRouter(ctx))),

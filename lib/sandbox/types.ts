@@ -1,4 +1,22 @@
 import type { EventEmitter } from 'node:events';
+import type { DeliveryAttempt, WebhookRetryOptions, WebhookSecrets } from '../webhooks';
+
+/**
+ * Where the sandbox delivers signed webhooks when a verification or an email changes, with the
+ * provider's retry behaviour (non-2xx or no answer in time is a failure; exponential backoff).
+ */
+export interface SandboxWebhookOptions {
+  /** The app's webhook endpoint, e.g. http://127.0.0.1:3000/webhooks/fractal. */
+  url: string;
+  /** Secret tokens, as the app's `fractalWebhooks` takes them. */
+  secrets: WebhookSecrets;
+  /** Backoff; the provider starts at 20 s, which tests shorten. */
+  retry?: WebhookRetryOptions;
+  /** Default 10 000 ms (provider docs). */
+  timeoutMs?: number;
+  /** Told about every delivery attempt. */
+  onAttempt?: (attempt: DeliveryAttempt) => void;
+}
 
 /**
  * Public types of the local Fractal ID emulator. It is a TEST EMULATOR: it keeps everything in
@@ -32,6 +50,8 @@ export interface SandboxOptions {
   personOnlyScopes?: string[];
   /** Scopes granted only to institution users. The provider docs do not list them; default none. */
   institutionOnlyScopes?: string[];
+  /** Deliver signed webhooks for verification and email changes. Default: none. */
+  webhooks?: SandboxWebhookOptions;
   /** GET /authorize approves at once as the default user (benchmarks, demos). Default false. */
   autoApprove?: boolean;
   /** Receives one line per request (method, path, status). Never given secrets, codes or tokens. */
@@ -212,5 +232,7 @@ export interface Sandbox {
   setClockSkew(ms: number): void;
   /** Emits `verification_changed` ({@link SandboxVerificationChangedEvent}) and `email_changed`. */
   readonly events: EventEmitter;
+  /** Starts, replaces or (with `undefined`) stops webhook delivery; pending retries of the previous target are cancelled. */
+  setWebhooks(options: SandboxWebhookOptions | undefined): void;
   close(): Promise<void>;
 }

@@ -1,0 +1,49 @@
+/**
+ * Fractal ID webhooks: verified (HMAC-SHA1 over the raw bytes), typed, idempotent and ordered, as
+ * Express middleware; plus a sender that delivers like the provider (used by the sandbox).
+ */
+export { fractalWebhooks } from './middleware';
+export type { FractalWebhooksOptions, FractalWebhooksMiddleware } from './middleware';
+export { WebhookError, WebhookErrorCode } from './errors';
+export {
+  FRACTAL_WEBHOOK_TYPES,
+  VERIFICATION_WEBHOOK_TYPES,
+  isFractalWebhookType,
+} from './events';
+export type {
+  FractalWebhookType,
+  FractalWebhookEvent,
+  FractalWebhookEventOf,
+  KnownFractalWebhookEvent,
+  UnknownFractalWebhookEvent,
+  WebhookDeliveryInfo,
+  FractalWebhookPayload,
+  KnownFractalWebhookPayload,
+  UnknownFractalWebhookPayload,
+  FractalWebhookDataMap,
+  VerificationWebhookData,
+  CredentialSharedWebhookData,
+  EmailChangedWebhookData,
+} from './events';
+export { signFractalWebhook, FRACTAL_SIGNATURE_HEADER } from './signature';
+export type { WebhookSecret, WebhookSecrets, WebhookSecretMap } from './signature';
+export { verifyFractalWebhook } from './verify';
+export type { VerifiedWebhook } from './verify';
+export { captureRawBody, RAW_BODY } from './raw-body';
+export { MemoryWebhookStore } from './store';
+export type {
+  WebhookStore,
+  IdempotencyStore,
+  OrderingStore,
+  DeliveryClaim,
+  WebhookStoreTtlOptions,
+  MemoryWebhookStoreOptions,
+} from './store';
+export { RedisWebhookStore } from './redis-store';
+export type { RedisWebhookStoreOptions } from './redis-store';
+export { newestWins, orderingOf } from './ordering';
+export type { OrderingResult } from './ordering';
+export { WebhookSender } from './sender';
+export type { WebhookSenderOptions, WebhookRetryOptions, DeliveryAttempt, DeliveryResult } from './sender';
+export { verificationChangeToWebhook, emailChangeToWebhook, forwardSandboxEvents } from './sandbox-events';
+export type { SandboxVerificationChange, SandboxEmailChange, SandboxEventSource, ForwardOptions } from './sandbox-events';

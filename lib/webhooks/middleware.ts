@@ -1,0 +1,258 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { ConfigurationError } from '../errors/configuration-error';
+import { WebhookError, WebhookErrorCode } from './errors';
+import type { FractalWebhookEvent } from './events';
+import { newestWins } from './ordering';
+import { bodyWasConsumed, capturedRawBody, checkContentType, readRawBody, RequestAbortedError, tooLarge } from './raw-body';
+import { SecretSet, type WebhookSecrets } from './signature';
+import { MemoryWebhookStore, type WebhookStore } from './store';
+import { verifyWithSecretSet } from './verify';
+
+export interface FractalWebhooksOptions {
+  /**
+   * The secret token(s) from the Fractal ID dashboard: one string for every type, an array while
+   * rotating (any one verifies), or an object with one entry per notification type (`'*'` for the
+   * rest). Keep them out of source control.
+   *
+   * Security: deliveries whose signature matches none of the secrets of their type never reach
+   * `onEvent`.
+   */
+  secrets: WebhookSecrets;
+  /**
+   * Handles one verified event. The provider gets 2xx only once the returned promise resolved; if
+   * it throws or rejects, the provider gets 500 and delivers the event again later. Must be
+   * idempotent across processes unless `store` is shared (Redis), and should honour `event.stale`.
+   */
+  onEvent: (event: FractalWebhookEvent, req: Request) => void | PromiseLike<unknown>;
+  /**
+   * Idempotency and ordering state. Default: a `MemoryWebhookStore` per middleware, correct for one
+   * process. With several processes use `RedisWebhookStore`. `false`: no de-duplication and no
+   * ordering (`stale` is always false).
+   */
+  store?: WebhookStore | false;
+  /** Largest accepted body in bytes; larger ones get 413. Default 65 536 (64 KiB). */
+  limit?: number;
+  /**
+   * Called with every refused or failed delivery (the answer is already decided), for logging.
+   * `err.code` is a {@link WebhookErrorCode}; `err.message` may name the type or secret entry involved
+   * (never a secret or a signature); `err.cause` holds a handler's or Redis's error. Default: log
+   * server-side failures (status >= 500) with `console.error`, ignore the rest (forged or broken
+   * requests are internet noise).
+   */
+  onError?: (err: WebhookError, req: Request) => void;
+}
+
+/** The middleware, plus an error handler for apps whose global `express.json()` runs first. */
+export type FractalWebhooksMiddleware = RequestHandler & {
+  /**
+   * Turns body-parser errors on the webhook route (malformed JSON, body over express.json's own
+   * limit, unsupported charset) into this middleware's JSON answers instead of Express's default
+   * HTML error page. Mount it on the same path, after the route:
+   * `app.use('/webhooks/fractal', webhooks.errorHandler)`.
+   */
+  errorHandler: ErrorRequestHandler;
+};
+
+const DEFAULT_LIMIT = 64 * 1024;
+
+/**
+ * Express middleware receiving Fractal ID webhooks: `app.post('/webhooks/fractal', fractalWebhooks({...}))`.
+ * Checks the HMAC-SHA1 signature over the raw bytes, parses and types the event, drops duplicates,
+ * marks out-of-order events `stale`, and answers 2xx only after `onEvent` succeeded. Works in
+ * Express 4 and 5, before or after a global `express.json()` (see `captureRawBody`).
+ *
+ * @see the README section "Webhooks" for the answers per situation.
+ */
+export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhooksMiddleware {
+  if (!options || typeof options !== 'object') {
+    throw new ConfigurationError('fractalWebhooks needs options: { secrets, onEvent }');
+  }
+  const secrets = new SecretSet(options.secrets, 'fractalWebhooks');
+  if (typeof options.onEvent !== 'function') {
+    throw new ConfigurationError('fractalWebhooks needs `onEvent`: a function handling each verified event');
+  }
+  const limit = options.limit ?? DEFAULT_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new ConfigurationError('fractalWebhooks: `limit` must be a positive whole number of bytes');
+  }
+  const store = options.store === false ? undefined : options.store ?? new MemoryWebhookStore();
+  const onEvent = options.onEvent;
+  const report = (err: WebhookError, req: Request): void => {
+    try {
+      (options.onError ?? defaultOnError)(err, req);
+    } catch {
+      // A failing logger must not change the answer.
+    }
+  };
+
+  const receive = async (req: Request, res: Response): Promise<void> => {
+    const receivedAt = new Date();
+    try {
+      if (req.method !== 'POST') {
+        res.setHeader('Allow', 'POST');
+        throw new WebhookError(WebhookErrorCode.METHOD_NOT_ALLOWED, `Webhooks are POSTed; got ${req.method}`, {
+          description: 'Use POST',
+        });
+      }
+      checkContentType(req);
+      let raw = capturedRawBody(req);
+      if (raw === undefined) {
+        if (bodyWasConsumed(req)) throw rawBodyUnavailable();
+        raw = await readRawBody(req, limit);
+      } else if (raw.length > limit) {
+        throw tooLarge(limit);
+      }
+
+      const { payload, known, deliveryId } = verifyWithSecretSet(raw, req.headers['x-fractal-signature'], secrets);
+
+      let token: string | undefined;
+      if (store) {
+        const claim = await storeCall(() => store.claim(deliveryId));
+        if (claim.state === 'done') {
+          send(res, 200, { received: true, duplicate: true });
+          return;
+        }
+        if (claim.state === 'processing') {
+          throw new WebhookError(WebhookErrorCode.DELIVERY_IN_PROGRESS, `Delivery ${deliveryId} is being handled by another request`, {
+            description: 'This delivery is being processed; retry later',
+            retryAfter: 1,
+          });
+        }
+        token = claim.token;
+      }
+      const release = async (): Promise<void> => {
+        if (!store || token === undefined) return;
+        try {
+          await store.release(deliveryId, token);
+        } catch (err) {
+          // The claim then expires after processingTtlMs; until then retries get 409.
+          report(storeError(err, 'release the claim'), req);
+        }
+      };
+
+      let stale = false;
+      if (store) {
+        try {
+          stale = (await newestWins(store, payload)).stale;
+        } catch (err) {
+          await release();
+          throw storeError(err, 'record the event timestamp');
+        }
+      }
+
+      const event = { type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt } as FractalWebhookEvent;
+      try {
+        await onEvent(event, req);
+      } catch (err) {
+        await release();
+        throw new WebhookError(WebhookErrorCode.HANDLER_FAILED, `onEvent failed for ${event.known ? event.type : 'an unknown type'} delivery ${deliveryId}`, {
+          description: 'The webhook handler failed; the delivery will be retried',
+          cause: err,
+        });
+      }
+      if (store && token !== undefined) {
+        try {
+          await store.complete(deliveryId, token);
+        } catch (err) {
+          // The event WAS handled: answering non-2xx would make the provider deliver it again.
+          report(storeError(err, 'mark the delivery done'), req);
+        }
+      }
+      send(res, 200, { received: true });
+    } catch (err) {
+      if (err instanceof RequestAbortedError) return;
+      const failure = err instanceof WebhookError ? err : internalError(err);
+      report(failure, req);
+      answer(res, failure);
+    }
+  };
+
+  const middleware = function fractalWebhooksMiddleware(req: Request, res: Response, _next: NextFunction): Promise<void> {
+    return receive(req, res);
+  } as FractalWebhooksMiddleware;
+
+  middleware.errorHandler = function fractalWebhooksErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
+    const type = (err as { type?: unknown } | null)?.type;
+    if (res.headersSent || typeof type !== 'string') {
+      next(err);
+      return;
+    }
+    if (type === 'entity.parse.failed') {
+      // body-parser called captureRawBody before parsing: check the signature first, as always.
+      void receive(req, res);
+      return;
+    }
+    const failure =
+      type === 'entity.too.large'
+        ? tooLarge(limit)
+        : type === 'charset.unsupported' || type === 'encoding.unsupported'
+          ? new WebhookError(WebhookErrorCode.UNSUPPORTED_MEDIA_TYPE, `body-parser refused the body (${type})`, {
+              description: 'Fractal ID webhooks are UTF-8 application/json without Content-Encoding',
+            })
+          : undefined;
+    if (!failure) {
+      next(err);
+      return;
+    }
+    report(failure, req);
+    answer(res, failure);
+  };
+  return middleware;
+}
+
+function rawBodyUnavailable(): WebhookError {
+  const fix =
+    'A body parser read this request before fractalWebhooks and did not keep the raw bytes, so the signature cannot be checked. ' +
+    'Mount the webhook route before app.use(express.json()), or use app.use(express.json({ verify: captureRawBody })).';
+  return new WebhookError(WebhookErrorCode.RAW_BODY_UNAVAILABLE, fix, { description: fix, retryAfter: 60 });
+}
+
+async function storeCall<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    throw storeError(err, 'claim the delivery');
+  }
+}
+
+function storeError(err: unknown, what: string): WebhookError {
+  const retryAfter = (err as { retryAfter?: unknown } | null)?.retryAfter;
+  return new WebhookError(WebhookErrorCode.STORE_UNAVAILABLE, `The webhook store failed to ${what}: ${err instanceof Error ? err.message : String(err)}`, {
+    description: 'The webhook store is unavailable; retry later',
+    retryAfter: typeof retryAfter === 'number' ? retryAfter : 1,
+    cause: err,
+  });
+}
+
+function internalError(err: unknown): WebhookError {
+  // Not expected: a bug here or in a custom store. Answered 500 without details; the cause is logged.
+  return new WebhookError(WebhookErrorCode.HANDLER_FAILED, `Unexpected error while receiving a webhook: ${err instanceof Error ? err.message : String(err)}`, {
+    description: 'The webhook could not be processed; it will be retried',
+    cause: err,
+  });
+}
+
+function answer(res: Response, err: WebhookError): void {
+  if (res.headersSent) return;
+  if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
+  // After a 413 the rest of an oversized body is discarded; do not keep reading on this connection.
+  if (err.code === WebhookErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('Connection', 'close');
+  send(res, err.status, err.toJSON());
+}
+
+/** Plain Node response calls, so the middleware behaves the same in Express 4 and 5. */
+function send(res: Response, status: number, body: object): void {
+  if (res.headersSent) return;
+  const json = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(json);
+}
+
+function defaultOnError(err: WebhookError): void {
+  if (err.status < 500) return;
+  const cause = err.cause instanceof Error ? err.cause : undefined;
+  console.error(`[passport-fractal-id] webhook ${err.code}: ${err.message}`, ...(cause ? [cause] : []));
+}

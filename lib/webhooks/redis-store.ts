@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigurationError } from '../errors/configuration-error';
+import { StoreUnavailableError } from '../errors/store-unavailable-error';
+import { newClaimToken, resolveTtls, type DeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
+
+export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
+  /**
+   * An ioredis client or cluster, shared with the rest of the app if you like; the store never
+   * closes it. Webhooks run on a request path: create it with `enableOfflineQueue: false`,
+   * `maxRetriesPerRequest: 1` and a `commandTimeout`, or a Redis outage makes deliveries hang
+   * (ioredis queues commands while disconnected) instead of being answered 503 and retried.
+   */
+  client: Redis | Cluster;
+  /** Prefix of every key. Default `fractal:webhooks:`. */
+  prefix?: string;
+  /** Upper bound on each operation, whatever the client's options. Default 2000 ms. */
+  operationTimeoutMs?: number;
+  /** `Retry-After` seconds on `store_unavailable`. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+/** The part of ioredis used here; the same on `Redis` and `Cluster`. */
+interface Client {
+  readonly status: string;
+  call(command: string, args: (string | number)[]): Promise<unknown>;
+}
+
+interface Script {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+function script(lua: string): Script {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** Deletes the claim only if it is still ours (it may have expired and been claimed again). */
+const RELEASE = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+/** Compare-and-set keeping the larger timestamp; atomic, so concurrent events cannot both win. */
+const KEEP_NEWEST = script(`
+local current = tonumber(redis.call('GET', KEYS[1]))
+local candidate = tonumber(ARGV[1])
+if current == nil or candidate > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return redis.call('GET', KEYS[1])
+`);
+
+const DONE = 'done';
+const DOWN_STATUSES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
+
+/**
+ * Webhook delivery and ordering state in Redis (or Redis Cluster: every operation touches one
+ * key), shared by all processes of an app. Keys: `<prefix>delivery:<sha256 of the body>` and
+ * `<prefix>newest:<sha256 of [user_id, level]>` (no user id in key names).
+ *
+ * A claim is `SET key p:<token> NX PX processingTtlMs`: of two concurrent copies of a delivery,
+ * exactly one gets it. Every failure (Redis down, timeout) is a `store_unavailable` error, which
+ * the middleware answers 503 so that the provider retries.
+ */
+export class RedisWebhookStore implements WebhookStore {
+  readonly #client: Client;
+  readonly #prefix: string;
+  readonly #ttls: ResolvedTtls;
+  readonly #timeoutMs: number;
+  readonly #retryAfter: number;
+
+  constructor(options: RedisWebhookStoreOptions) {
+    if (!options || typeof (options.client as unknown as Partial<Client> | undefined)?.call !== 'function') {
+      throw new ConfigurationError('RedisWebhookStore needs `client`: an ioredis Redis or Cluster instance');
+    }
+    this.#client = options.client as unknown as Client;
+    this.#prefix = options.prefix ?? 'fractal:webhooks:';
+    this.#ttls = resolveTtls(options, 'RedisWebhookStore');
+    this.#timeoutMs = options.operationTimeoutMs ?? 2000;
+    this.#retryAfter = options.retryAfterSeconds ?? 1;
+  }
+
+  /** Key names, for tests and operations. */
+  keys(): { delivery: (deliveryId: string) => string; newest: (orderingKey: string) => string } {
+    return {
+      delivery: (deliveryId) => `${this.#prefix}delivery:${deliveryId}`,
+      newest: (orderingKey) => `${this.#prefix}newest:${createHash('sha256').update(orderingKey).digest('hex')}`,
+    };
+  }
+
+  claim(deliveryId: string): Promise<DeliveryClaim> {
+    const key = this.keys().delivery(deliveryId);
+    const token = newClaimToken();
+    return this.#run('claim the webhook delivery', async () => {
+      const set = await this.#client.call('set', [key, `p:${token}`, 'NX', 'PX', this.#ttls.processingTtlMs]);
+      if (set === 'OK') return { state: 'claimed', token };
+      const current = await this.#client.call('get', [key]);
+      // `null` here means the other claim was released or expired between the two commands: still
+      // answer "processing", and the provider's retry will find the key free.
+      return current === DONE ? { state: 'done' } : { state: 'processing' };
+    });
+  }
+
+  complete(deliveryId: string, _token: string): Promise<void> {
+    const key = this.keys().delivery(deliveryId);
+    return this.#run('mark the webhook delivery done', async () => {
+      await this.#client.call('set', [key, DONE, 'PX', this.#ttls.doneTtlMs]);
+    });
+  }
+
+  release(deliveryId: string, token: string): Promise<void> {
+    const key = this.keys().delivery(deliveryId);
+    return this.#run('release the webhook delivery', async () => {
+      await this.#eval(RELEASE, [key], [`p:${token}`]);
+    });
+  }
+
+  keepNewest(key: string, timestampMs: number): Promise<number> {
+    const redisKey = this.keys().newest(key);
+    return this.#run('record the event timestamp', async () =>
+      Number(await this.#eval(KEEP_NEWEST, [redisKey], [Math.trunc(timestampMs), this.#ttls.orderingTtlMs])),
+    );
+  }
+
+  /** One operation with a hard deadline; every failure becomes `StoreUnavailableError` (503). */
+  async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    const status = this.#client.status;
+    if (DOWN_STATUSES.has(status)) {
+      throw new StoreUnavailableError(`Could not ${what}: the Redis connection is ${status}`, undefined, this.#retryAfter);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([operation(), timeout]);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new StoreUnavailableError(`Could not ${what} in Redis (${reason})`, err, this.#retryAfter);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.#client.call('evalsha', [script.sha, keys.length, ...keys, ...args]);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.#client.call('eval', [script.lua, keys.length, ...keys, ...args]);
+    }
+  }
+}

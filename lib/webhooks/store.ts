@@ -1,0 +1,171 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigurationError } from '../errors/configuration-error';
+
+/**
+ * Idempotency and ordering state of webhook deliveries.
+ *
+ * The provider delivers at least once and in no guaranteed order (provider docs, "Webhooks"), and
+ * sends no delivery id: the middleware uses the SHA-256 of the raw body, which a retry repeats.
+ *
+ * A delivery goes through: absent -> `processing` (claimed, short TTL, so a crashed process does
+ * not block it forever) -> `done` (long TTL) when the handler succeeded, or back to absent when it
+ * failed (so the provider's retry runs the handler again).
+ */
+
+/** The answer to {@link IdempotencyStore.claim}. */
+export type DeliveryClaim =
+  /** This caller owns the delivery; pass `token` to `complete` or `release`. */
+  | { state: 'claimed'; token: string }
+  /** Another request is handling the same delivery right now. */
+  | { state: 'processing' }
+  /** The delivery was handled successfully before. */
+  | { state: 'done' };
+
+export interface IdempotencyStore {
+  /** Atomically claims `deliveryId` unless it is being processed or done. */
+  claim(deliveryId: string): Promise<DeliveryClaim>;
+  /** The handler succeeded: remember the delivery as done (even if the claim expired meanwhile). */
+  complete(deliveryId: string, token: string): Promise<void>;
+  /** The handler failed: drop the claim, if it is still ours, so a retry processes the delivery. */
+  release(deliveryId: string, token: string): Promise<void>;
+}
+
+export interface OrderingStore {
+  /**
+   * Atomically keeps the larger of the stored value and `timestampMs` under `key`, and resolves to
+   * the value kept (so the caller's event is stale when the result is larger than its timestamp).
+   */
+  keepNewest(key: string, timestampMs: number): Promise<number>;
+}
+
+/** What `fractalWebhooks({ store })` needs: both idempotency and ordering. */
+export interface WebhookStore extends IdempotencyStore, OrderingStore {}
+
+export interface WebhookStoreTtlOptions {
+  /**
+   * How long a claim lasts if its process dies mid-handler. While it lasts, copies of the delivery
+   * are answered 409. Longer than your slowest handler. Default 60 000 ms.
+   */
+  processingTtlMs?: number;
+  /**
+   * How long a handled delivery is remembered. The provider docs say retries back off "up to
+   * daily" but not for how long; a duplicate arriving after this is handled again. Default 7 days.
+   */
+  doneTtlMs?: number;
+  /**
+   * How long the newest timestamp per user and level is kept. An event older than the kept one
+   * that arrives after this is no longer recognised as stale. Default 30 days.
+   */
+  orderingTtlMs?: number;
+}
+
+/** @internal */
+export interface ResolvedTtls {
+  processingTtlMs: number;
+  doneTtlMs: number;
+  orderingTtlMs: number;
+}
+
+/** @internal */
+export function resolveTtls(options: WebhookStoreTtlOptions, owner: string): ResolvedTtls {
+  const ttls = {
+    processingTtlMs: options.processingTtlMs ?? 60_000,
+    doneTtlMs: options.doneTtlMs ?? 7 * 24 * 60 * 60 * 1000,
+    orderingTtlMs: options.orderingTtlMs ?? 30 * 24 * 60 * 60 * 1000,
+  };
+  for (const [name, value] of Object.entries(ttls)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigurationError(`${owner}: \`${name}\` must be a positive whole number of milliseconds`);
+    }
+  }
+  return ttls;
+}
+
+/** @internal A claim token: proves ownership when releasing. */
+export function newClaimToken(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+interface Entry {
+  value: string;
+  expiresAt: number;
+}
+
+export interface MemoryWebhookStoreOptions extends WebhookStoreTtlOptions {
+  /** The clock, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+const DONE = 'done';
+const SWEEP_EVERY = 1000;
+
+/**
+ * Delivery and ordering state in this process's memory. Correct for a single process; with
+ * several processes (cluster, several containers), duplicates reaching different processes are
+ * each handled once per process, and ordering is per process: use `RedisWebhookStore` there.
+ */
+export class MemoryWebhookStore implements WebhookStore {
+  readonly #ttls: ResolvedTtls;
+  readonly #now: () => number;
+  readonly #deliveries = new Map<string, Entry>();
+  readonly #newest = new Map<string, Entry>();
+  #writes = 0;
+
+  constructor(options: MemoryWebhookStoreOptions = {}) {
+    this.#ttls = resolveTtls(options, 'MemoryWebhookStore');
+    this.#now = options.now ?? Date.now;
+  }
+
+  async claim(deliveryId: string): Promise<DeliveryClaim> {
+    const current = this.#get(this.#deliveries, deliveryId);
+    if (current === DONE) return { state: 'done' };
+    if (current !== undefined) return { state: 'processing' };
+    const token = newClaimToken();
+    this.#set(this.#deliveries, deliveryId, token, this.#ttls.processingTtlMs);
+    return { state: 'claimed', token };
+  }
+
+  async complete(deliveryId: string, _token: string): Promise<void> {
+    this.#set(this.#deliveries, deliveryId, DONE, this.#ttls.doneTtlMs);
+  }
+
+  async release(deliveryId: string, token: string): Promise<void> {
+    if (this.#get(this.#deliveries, deliveryId) === token) this.#deliveries.delete(deliveryId);
+  }
+
+  async keepNewest(key: string, timestampMs: number): Promise<number> {
+    const current = this.#get(this.#newest, key);
+    const newest = current === undefined ? timestampMs : Math.max(Number(current), timestampMs);
+    this.#set(this.#newest, key, String(newest), this.#ttls.orderingTtlMs);
+    return newest;
+  }
+
+  /** Entries currently held (deliveries and ordering keys), expired ones included until swept. */
+  get size(): number {
+    return this.#deliveries.size + this.#newest.size;
+  }
+
+  #get(map: Map<string, Entry>, key: string): string | undefined {
+    const entry = map.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt <= this.#now()) {
+      map.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  #set(map: Map<string, Entry>, key: string, value: string, ttlMs: number): void {
+    map.set(key, { value, expiresAt: this.#now() + ttlMs });
+    // Expired entries are dropped on read, and swept now and then so that memory stays bounded
+    // by the deliveries of the last TTL, without a timer keeping the process alive.
+    if (++this.#writes % SWEEP_EVERY === 0) this.#sweep();
+  }
+
+  #sweep(): void {
+    const now = this.#now();
+    for (const map of [this.#deliveries, this.#newest]) {
+      for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
+    }
+  }
+}

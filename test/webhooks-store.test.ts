@@ -1,0 +1,155 @@
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { MemoryWebhookStore, RedisWebhookStore, type WebhookStore } from '../lib/webhooks';
+import { connectRedis, deletePrefix, freePort, randomPrefix, SHARED_REDIS } from './helpers/redis';
+
+let redis: Redis;
+const prefix = randomPrefix('webhooks');
+
+beforeAll(async () => {
+  redis = await connectRedis();
+});
+afterAll(async () => {
+  await deletePrefix(redis, prefix);
+  redis.disconnect();
+});
+
+const stores: [string, (ttls?: { processingTtlMs?: number; doneTtlMs?: number }) => WebhookStore][] = [
+  ['MemoryWebhookStore', (ttls) => new MemoryWebhookStore(ttls)],
+  ['RedisWebhookStore', (ttls) => new RedisWebhookStore({ client: redis, prefix, ...ttls })],
+];
+
+let counter = 0;
+const id = (): string => `delivery-${process.pid}-${++counter}`;
+
+describe.each(stores)('%s', (_name, make) => {
+  it('gives a delivery to exactly one of many concurrent claimers', async () => {
+    const store = make();
+    const delivery = id();
+    const claims = await Promise.all(Array.from({ length: 20 }, () => store.claim(delivery)));
+    expect(claims.filter((c) => c.state === 'claimed')).toHaveLength(1);
+    expect(claims.filter((c) => c.state === 'processing')).toHaveLength(19);
+  });
+
+  it('answers done after complete, and claimable again after release', async () => {
+    const store = make();
+    const done = id();
+    const first = await store.claim(done);
+    if (first.state !== 'claimed') throw new Error('expected a claim');
+    await store.complete(done, first.token);
+    expect(await store.claim(done)).toEqual({ state: 'done' });
+
+    const failed = id();
+    const claim = await store.claim(failed);
+    if (claim.state !== 'claimed') throw new Error('expected a claim');
+    await store.release(failed, claim.token);
+    expect((await store.claim(failed)).state).toBe('claimed');
+  });
+
+  it('does not release a claim that is no longer the caller\'s', async () => {
+    const store = make({ processingTtlMs: 30 });
+    const delivery = id();
+    const old = await store.claim(delivery);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    const fresh = await store.claim(delivery);
+    expect(fresh.state).toBe('claimed');
+    if (old.state === 'claimed') await store.release(delivery, old.token);
+    expect((await store.claim(delivery)).state).toBe('processing');
+  });
+
+  it('frees a claim whose process died once processingTtlMs passed', async () => {
+    const store = make({ processingTtlMs: 40 });
+    const delivery = id();
+    await store.claim(delivery);
+    expect((await store.claim(delivery)).state).toBe('processing');
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect((await store.claim(delivery)).state).toBe('claimed');
+  });
+
+  it('keeps the newest timestamp, whatever the arrival order, also under concurrency', async () => {
+    const store = make();
+    const key = `user-${id()}`;
+    expect(await store.keepNewest(key, 2000)).toBe(2000);
+    expect(await store.keepNewest(key, 1000)).toBe(2000);
+    expect(await store.keepNewest(key, 2000)).toBe(2000);
+    expect(await store.keepNewest(key, 3000)).toBe(3000);
+    const concurrent = `user-${id()}`;
+    const stamps = Array.from({ length: 30 }, (_, i) => 1_600_000_000_000 + ((i * 7919) % 30) * 1000);
+    const results = await Promise.all(stamps.map((t) => store.keepNewest(concurrent, t)));
+    results.forEach((newest, i) => expect(newest).toBeGreaterThanOrEqual(stamps[i] as number));
+    expect(await store.keepNewest(concurrent, 0)).toBe(Math.max(...stamps));
+  });
+});
+
+describe('RedisWebhookStore in Redis', () => {
+  it('stores claims and done marks with the configured TTLs (read back from Redis)', async () => {
+    const store = new RedisWebhookStore({ client: redis, prefix, processingTtlMs: 45_000, doneTtlMs: 3_600_000 });
+    const delivery = id();
+    const claim = await store.claim(delivery);
+    const key = store.keys().delivery(delivery);
+    expect(await redis.pttl(key)).toBeGreaterThan(44_000);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(45_000);
+    if (claim.state !== 'claimed') throw new Error('expected a claim');
+    await store.complete(delivery, claim.token);
+    expect(await redis.get(key)).toBe('done');
+    expect(await redis.pttl(key)).toBeGreaterThan(3_590_000);
+  });
+
+  it('keeps no user id in key names', async () => {
+    const store = new RedisWebhookStore({ client: redis, prefix });
+    const key = JSON.stringify(['verification', 'alice-uid', 'basic']);
+    await store.keepNewest(key, 1);
+    // KEYS over this test's own prefix: one SCAN batch can miss it when other suites filled Redis.
+    const keys = await redis.keys(`${prefix}newest:*`);
+    expect(keys.length).toBeGreaterThan(0);
+    expect(keys.join()).not.toContain('alice');
+  });
+
+  it('fails fast with store_unavailable when Redis is unreachable', async () => {
+    // Nothing listens on this port: the client keeps reconnecting, and queues nothing meanwhile.
+    const client = new Redis({ host: '127.0.0.1', port: await freePort(), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => 50, disconnectTimeout: 10 });
+    client.on('error', () => undefined);
+    client.connect().catch(() => undefined);
+    try {
+      const store = new RedisWebhookStore({ client, prefix, operationTimeoutMs: 300 });
+      const started = Date.now();
+      await expect(store.claim(id())).rejects.toMatchObject({ code: 'store_unavailable', status: 503 });
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('fails within operationTimeoutMs when Redis stops answering mid-connection', async () => {
+    // A loopback proxy to the real Redis that can stop passing replies: like a paused or stuck Redis.
+    let answering = true;
+    const sockets = new Set<Socket>();
+    const proxy = createServer((downstream) => {
+      const upstream = connect(SHARED_REDIS.port, SHARED_REDIS.host);
+      sockets.add(downstream).add(upstream);
+      downstream.on('data', (chunk) => upstream.write(chunk));
+      upstream.on('data', (chunk) => answering && downstream.write(chunk));
+      downstream.on('error', () => undefined);
+      upstream.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const client = await connectRedis({ port: (proxy.address() as AddressInfo).port, commandTimeout: 5000, disconnectTimeout: 10 });
+    try {
+      const store = new RedisWebhookStore({ client, prefix, operationTimeoutMs: 150 });
+      expect((await store.claim(id())).state).toBe('claimed');
+      answering = false;
+      const started = Date.now();
+      await expect(store.claim(id())).rejects.toMatchObject({ code: 'store_unavailable', retryAfter: 1 });
+      await expect(store.keepNewest('k', 1)).rejects.toMatchObject({ code: 'store_unavailable' });
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      client.disconnect();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('refuses a missing client at construction', () => {
+    expect(() => new RedisWebhookStore({} as never)).toThrow(/ioredis/);
+  });
+});
