@@ -4,8 +4,20 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import session from 'express-session';
 import type { Redis } from 'ioredis';
 import passport from 'passport';
-import { FractalStrategy, KYC_LEVELS, isFractalError, kycScopes, type FractalDomains, type KycLevel } from 'passport-fractal-id';
+import {
+  FractalStrategy,
+  KYC_LEVELS,
+  MemoryWebhookStore,
+  RedisWebhookStore,
+  fractalWebhooks,
+  isFractalError,
+  kycScopes,
+  type FractalDomains,
+  type FractalWebhookEvent,
+  type KycLevel,
+} from 'passport-fractal-id';
 import type { AppConfig } from './config';
+import { KycFeed, type KycUpdate } from './kyc-feed';
 import { errorPage, homePage, popupDonePage, profilePage, type ProfileView } from './views';
 
 export interface AppDeps {
@@ -15,6 +27,10 @@ export interface AppDeps {
   domains: Partial<FractalDomains>;
   /** Shared ioredis client when REDIS_URL is set: sessions go to connect-redis. */
   redis?: Redis;
+  /** Secret token of the webhook notifications; without it POST /webhooks/fractal is not mounted. */
+  webhookSecret?: string;
+  /** Where webhook outcomes fan out to open profile pages. Default: one from `redis`, else in-process. */
+  kycFeed?: KycFeed;
   log?: (line: string) => void;
 }
 
@@ -59,6 +75,25 @@ export function createApp(deps: AppDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
+  const feed = deps.kycFeed ?? new KycFeed(deps.redis);
+
+  // Before the session middleware and any body parser: webhooks carry no cookie and must be
+  // verified over their raw bytes.
+  if (deps.webhookSecret) {
+    app.post(
+      '/webhooks/fractal',
+      fractalWebhooks({
+        secrets: deps.webhookSecret,
+        store: deps.redis ? new RedisWebhookStore({ client: deps.redis, prefix: 'example:webhooks:' }) : new MemoryWebhookStore(),
+        onEvent: (event) => onWebhook(event, feed),
+        onError: (err) => {
+          if (err.status >= 500) log(`webhook ${err.code}: ${err.message}`);
+        },
+      }),
+    );
+  } else {
+    log('FRACTAL_WEBHOOK_SECRET is not set: POST /webhooks/fractal is disabled.');
+  }
   if (new URL(config.baseURL).protocol === 'https:') app.set('trust proxy', 1);
   // Compiled to example-app/dist/ by `npm start`, run from source by the tests.
   const publicDir = path.join(__dirname, path.basename(__dirname) === 'dist' ? '..' : '.', 'public');
@@ -118,6 +153,26 @@ export function createApp(deps: AppDeps): express.Express {
     res.type('html').send(profilePage(user));
   });
 
+  // Server-sent events: webhook outcomes for the signed-in user, for the open profile page.
+  app.get('/profile/events', (req, res) => {
+    const user = req.user as SessionUser | undefined;
+    if (!user) {
+      res.status(401).json({ error: 'unauthenticated' });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write('retry: 3000\n\n');
+    const unsubscribe = feed.subscribe(user.id, (update: KycUpdate) => {
+      res.write(`event: kyc\ndata: ${JSON.stringify(update)}\n\n`);
+    });
+    // Proxies drop idle streams; a comment line every 25 s keeps this one open.
+    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 25_000);
+    req.on('close', () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+  });
+
   app.post('/logout', (req, res, next) => {
     req.logout((err) => {
       if (err) return next(err);
@@ -147,6 +202,26 @@ export function createApp(deps: AppDeps): express.Express {
     respond(req, res, status, code, explain(code));
   });
   return app;
+}
+
+/** Verification outcomes go to the user's open profile pages; stale (out-of-order) ones are dropped. */
+async function onWebhook(event: FractalWebhookEvent, feed: KycFeed): Promise<void> {
+  if (!event.known || event.stale) return;
+  switch (event.type) {
+    case 'verification_approved':
+    case 'verification_rejected':
+    case 'verification_contacted': {
+      const { user_id, level, timestamp } = event.data;
+      const update: KycUpdate =
+        event.type === 'verification_contacted'
+          ? { uid: user_id, level, status: 'contacted', timestamp }
+          : { uid: user_id, level, status: 'done', credential: event.type === 'verification_approved' ? 'approved' : 'rejected', timestamp };
+      await feed.publish(update);
+      break;
+    }
+    default:
+      break;
+  }
 }
 
 function sendFailure(req: Request, res: Response, info: unknown, status?: number): void {

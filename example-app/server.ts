@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { startSandbox } from 'passport-fractal-id/sandbox';
 import { createApp } from './app';
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
   let clientSecret = config.clientSecret;
   let domains = config.domains;
   let closeSandbox: (() => Promise<void>) | undefined;
+  let webhookSecret = config.webhookSecret;
 
   if (config.mode === 'sandbox') {
     // Zero-setup development: a local Fractal ID on loopback, with this app registered in it.
@@ -18,6 +20,9 @@ async function main(): Promise<void> {
     clientID = registered.clientID;
     clientSecret = registered.clientSecret;
     domains = { ...sandbox.domains, ...config.domains };
+    // The sandbox signs its webhooks with this app's secret and delivers them like the provider.
+    webhookSecret ??= randomBytes(20).toString('hex');
+    sandbox.setWebhooks({ url: `${config.baseURL}/webhooks/fractal`, secrets: webhookSecret });
     console.log(`Fractal ID sandbox: ${sandbox.domains.frontend} (auth ${sandbox.domains.auth}, resource ${sandbox.domains.resource})`);
   }
   if (config.generatedSessionSecret) console.log('SESSION_SECRET is not set: using a random one, so sessions end when the app restarts.');
@@ -29,7 +34,14 @@ async function main(): Promise<void> {
     redis.on('error', (err) => console.error(`Redis: ${err.message}`));
   }
 
-  const app = createApp({ config, clientID: clientID!, clientSecret: clientSecret!, domains, ...(redis ? { redis } : {}) });
+  const app = createApp({
+    config,
+    clientID: clientID!,
+    clientSecret: clientSecret!,
+    domains,
+    ...(redis ? { redis } : {}),
+    ...(webhookSecret ? { webhookSecret } : {}),
+  });
   const server = app.listen(config.port, () => {
     console.log(`Example app: ${config.baseURL}`);
   });

@@ -61,11 +61,12 @@ export interface ProfileView {
 
 export function profilePage(view: ProfileView): string {
   const list = (items: string[]) => (items.length ? `<ul>${items.map((i) => `<li><code>${escapeHtml(i)}</code></li>`).join('')}</ul>` : '<p>None.</p>');
-  const cases = view.cases.length
-    ? `<table><thead><tr><th scope="col">Level</th><th scope="col">Status</th><th scope="col">Credential</th></tr></thead><tbody>${view.cases
-        .map((c) => `<tr><td>${escapeHtml(c.level)}</td><td>${escapeHtml(c.status)}</td><td>${escapeHtml(c.credential)}</td></tr>`)
-        .join('')}</tbody></table>`
-    : '<p>No verification cases.</p>';
+  const cases = `<table id="cases"><thead><tr><th scope="col">Level</th><th scope="col">Status</th><th scope="col">Credential</th></tr></thead><tbody>${view.cases
+    .map(
+      (c) =>
+        `<tr data-level="${escapeHtml(c.level)}"><td class="level">${escapeHtml(c.level)}</td><td class="status">${escapeHtml(c.status)}</td><td class="credential">${escapeHtml(c.credential)}</td></tr>`,
+    )
+    .join('')}</tbody></table>`;
   const wallets = view.wallets.length
     ? `<ul>${view.wallets.map((w) => `<li><code>${escapeHtml(w.address)}</code> (${escapeHtml(w.currency)}${w.verified ? ', verified' : ''})</li>`).join('')}</ul>`
     : '<p>No wallets.</p>';
@@ -81,9 +82,11 @@ export function profilePage(view: ProfileView): string {
 <h3>Requested</h3>${list(view.requestedScopes)}
 ${view.deniedScopes.length ? `<h3>Not granted</h3><div id="denied-scopes">${list(view.deniedScopes)}</div>` : ''}
 </section>
-<section aria-labelledby="cases-h"><h2 id="cases-h">Verification cases</h2>${cases}</section>
+<section aria-labelledby="cases-h"><h2 id="cases-h">Verification cases</h2>${cases}
+<p id="live-status" role="status" class="muted"></p></section>
 <section aria-labelledby="wallets-h"><h2 id="wallets-h">Wallets</h2>${wallets}</section>
-<form method="post" action="/logout"><button type="submit" id="logout">Sign out</button></form>`,
+<form method="post" action="/logout"><button type="submit" id="logout">Sign out</button></form>
+<script src="/profile.js" defer></script>`,
   );
 }
 

@@ -25,7 +25,9 @@ beforeAll(async () => {
   appURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const config = loadConfig({ BASE_URL: appURL, SESSION_SECRET: 'b'.repeat(32) });
   const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [`${appURL}/auth/fractal/callback`], name: 'Example app' });
-  server.on('request', createApp({ config, clientID, clientSecret, domains: sandbox.domains, log: () => undefined }));
+  const webhookSecret = 'browser-webhook-secret';
+  server.on('request', createApp({ config, clientID, clientSecret, domains: sandbox.domains, webhookSecret, log: () => undefined }));
+  sandbox.setWebhooks({ url: `${appURL}/webhooks/fractal`, secrets: webhookSecret, retry: { initialDelayMs: 100, maxDelayMs: 500, maxAttempts: 5 } });
   browser = await launchChromium();
 }, 60_000);
 
@@ -67,6 +69,22 @@ it('signs in with a wallet and shows uid, wallet and granted scopes on the profi
   expect(await page.textContent('#granted-scopes')).toContain('verification.plus:read');
   expect(await page.textContent('body')).toContain(wallet);
   expect(await page.textContent('body')).toContain('browser@example.com');
+});
+
+it('updates the open profile page when a webhook approves the verification, without a reload', async () => {
+  await startFromHome({ level: 'basic' });
+  await page.fill('#email', 'webhook-browser@example.com');
+  await Promise.all([page.waitForURL(`${appURL}/profile`), page.click('#approve')]);
+  await page.waitForSelector('#live-status:has-text("Live")');
+  const uid = (await page.textContent('#uid'))!.trim();
+  let reloads = 0;
+  page.on('framenavigated', () => reloads++);
+  // The provider's side: the case is approved, and the sandbox delivers a signed webhook.
+  sandbox.users.setVerification(uid, 'basic', { status: 'done', credential: 'approved' });
+  await page.waitForSelector('tr[data-level="basic"] .credential:has-text("approved")', { timeout: 10_000 });
+  expect(await page.textContent('tr[data-level="basic"] .status')).toBe('done');
+  expect(reloads).toBe(0);
+  await snap(page, '09-webhook-approved');
 });
 
 it('shows a narrowed grant when the person unticks a scope', async () => {

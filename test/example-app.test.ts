@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../example-app/app';
 import { ConfigError, loadConfig } from '../example-app/config';
+import { signFractalWebhook } from '../lib';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { callbackPathOf } from './helpers/app';
 
@@ -16,12 +18,26 @@ afterAll(async () => {
 
 const BASE_URL = 'http://127.0.0.1:3998';
 
+const WEBHOOK_SECRET = 'example-webhook-secret';
+
 function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis) {
   const config = loadConfig({ BASE_URL, SESSION_SECRET: 'x'.repeat(32), ...env });
   const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [`${BASE_URL}/auth/fractal/callback`] });
   const lines: string[] = [];
-  const app = createApp({ config, clientID, clientSecret, domains: sandbox.domains, log: (l) => lines.push(l), ...(redis ? { redis } : {}) });
+  const app = createApp({
+    config,
+    clientID,
+    clientSecret,
+    domains: sandbox.domains,
+    webhookSecret: WEBHOOK_SECRET,
+    log: (l) => lines.push(l),
+    ...(redis ? { redis } : {}),
+  });
   return { app, lines };
+}
+
+function approvedWebhook(uid: string, level = 'basic'): string {
+  return JSON.stringify({ type: 'verification_approved', data: { level, user_id: uid, timestamp: new Date().toISOString() } });
 }
 
 async function signIn(agent: ReturnType<typeof request.agent>, start = '/auth/fractal', decision = {}) {
@@ -71,7 +87,7 @@ describe.each([
     expect(profile.text).toMatch(/<dd id="uid"><code>[^<]+<\/code><\/dd>/);
     expect(profile.text).toContain('verification.plus:read');
     expect(profile.text).toContain('example@example.com');
-    expect(profile.text).toMatch(/<td>plus<\/td>/);
+    expect(profile.text).toMatch(/<td class="level">plus<\/td>/);
     expect(profile.text).toContain(wallet);
     // KEYS patterns are not prefixed by ioredis' keyPrefix.
     if (redis) expect((await redis.keys(`${prefix}example:sess:*`)).length).toBeGreaterThan(0);
@@ -141,6 +157,62 @@ describe.each([
     const out = await agent.post('/logout');
     expect(out.status).toBe(302);
     expect((await agent.get('/profile')).status).toBe(302);
+  });
+
+  it('accepts signed webhooks on POST /webhooks/fractal and refuses unsigned ones', async () => {
+    const { app } = exampleApp({}, redis);
+    const body = approvedWebhook('some-uid');
+    const ok = await request(app)
+      .post('/webhooks/fractal')
+      .set('content-type', 'application/json')
+      .set('x-fractal-signature', signFractalWebhook(WEBHOOK_SECRET, body))
+      .send(body);
+    expect(ok.status).toBe(200);
+    const forged = await request(app).post('/webhooks/fractal').set('content-type', 'application/json').set('x-fractal-signature', signFractalWebhook('wrong', body)).send(body);
+    expect(forged.status).toBe(400);
+    expect(forged.body.error).toBe('invalid_signature');
+  });
+
+  it('streams a verification webhook to the signed-in user over server-sent events', async () => {
+    const { app } = exampleApp({}, redis);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      // Sign in through fetch with a cookie, as a browser would.
+      let cookie = '';
+      const go = async (url: string) => {
+        const res = await fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+        const set = res.headers.get('set-cookie');
+        if (set) cookie = set.split(';')[0]!;
+        return res;
+      };
+      const start = await go(`${base}/auth/fractal`);
+      const callback = new URL(await sandbox.authorize(start.headers.get('location')!, { email: 'sse@example.com' }));
+      await go(`${base}${callback.pathname}${callback.search}`);
+      const uid = sandbox.users.findByEmail('sse@example.com')!.uid;
+
+      const controller = new AbortController();
+      const stream = await fetch(`${base}/profile/events`, { headers: { cookie }, signal: controller.signal });
+      expect(stream.headers.get('content-type')).toMatch(/text\/event-stream/);
+      const reader = stream.body!.getReader();
+      await reader.read(); // the retry line: the subscription is in place
+      const body = approvedWebhook(uid);
+      await request(app).post('/webhooks/fractal').set('content-type', 'application/json').set('x-fractal-signature', signFractalWebhook(WEBHOOK_SECRET, body)).send(body).expect(200);
+      let text = '';
+      while (!text.includes('\n\n') || !text.includes('event: kyc')) text += new TextDecoder().decode((await reader.read()).value);
+      expect(text).toContain('event: kyc');
+      expect(JSON.parse(text.split('data: ')[1]!.split('\n')[0]!)).toMatchObject({ uid, level: 'basic', status: 'done', credential: 'approved' });
+      controller.abort();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('answers 401 on /profile/events without a session', async () => {
+    const { app } = exampleApp({}, redis);
+    expect((await request(app).get('/profile/events')).status).toBe(401);
   });
 
   it('reports health, including Redis when configured', async () => {

@@ -1,0 +1,59 @@
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+
+/** What an open profile page is told when a verification webhook arrives for its user. */
+export interface KycUpdate {
+  uid: string;
+  level: string;
+  status: string;
+  credential?: string;
+  timestamp: string;
+}
+
+const CHANNEL = 'example:kyc-updates';
+
+/**
+ * Fans webhook outcomes out to the server-sent-event streams of open profile pages. With Redis
+ * the webhook may land on one process and the page's stream live on another, so updates travel
+ * through Redis pub/sub; without Redis, an in-process emitter does (one process only).
+ */
+export class KycFeed {
+  readonly #local = new EventEmitter();
+  readonly #publisher?: Redis;
+  readonly #subscriber?: Redis;
+
+  constructor(redis?: Redis) {
+    this.#local.setMaxListeners(0);
+    if (!redis) return;
+    this.#publisher = redis;
+    // A subscribed connection can run nothing else: it needs its own.
+    this.#subscriber = redis.duplicate();
+    this.#subscriber.on('error', () => undefined);
+    void this.#subscriber.subscribe(CHANNEL).catch(() => undefined);
+    this.#subscriber.on('message', (_channel: string, message: string) => {
+      try {
+        this.#emit(JSON.parse(message) as KycUpdate);
+      } catch {
+        // Not ours; ignore.
+      }
+    });
+  }
+
+  async publish(update: KycUpdate): Promise<void> {
+    if (this.#publisher) await this.#publisher.publish(CHANNEL, JSON.stringify(update));
+    else this.#emit(update);
+  }
+
+  subscribe(uid: string, listener: (update: KycUpdate) => void): () => void {
+    this.#local.on(uid, listener);
+    return () => this.#local.off(uid, listener);
+  }
+
+  close(): void {
+    this.#subscriber?.disconnect();
+  }
+
+  #emit(update: KycUpdate): void {
+    this.#local.emit(update.uid, update);
+  }
+}

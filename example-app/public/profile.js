@@ -1,0 +1,29 @@
+// Live KYC updates: the server pushes webhook outcomes for this user over server-sent events,
+// and the matching row of the cases table changes in place, without a reload.
+(function () {
+  var table = document.getElementById('cases');
+  var live = document.getElementById('live-status');
+  if (!window.EventSource || !table) return;
+  var source = new EventSource('/profile/events');
+  source.addEventListener('open', function () {
+    if (live) live.textContent = 'Live: updates appear here as Fractal ID sends them.';
+  });
+  source.addEventListener('kyc', function (event) {
+    var update = JSON.parse(event.data);
+    var row = table.querySelector('tr[data-level="' + CSS.escape(update.level) + '"]');
+    if (!row) {
+      row = document.createElement('tr');
+      row.setAttribute('data-level', update.level);
+      ['level', 'status', 'credential'].forEach(function (name) {
+        var cell = document.createElement('td');
+        cell.className = name;
+        row.appendChild(cell);
+      });
+      row.querySelector('.level').textContent = update.level;
+      table.querySelector('tbody').appendChild(row);
+    }
+    row.querySelector('.status').textContent = update.status;
+    if (update.credential) row.querySelector('.credential').textContent = update.credential;
+    if (live) live.textContent = 'Updated: ' + update.level + ' is now ' + (update.credential || update.status) + '.';
+  });
+})();
