@@ -29,3 +29,4 @@ export type { FractalStateStore, PendingAuthorization, SessionStateStoreOptions 
 export { safeReturnTo } from './return-to';
 export { validateWallet, WalletError, MAX_WALLET_LENGTH } from './wallet';
 export * from './webhooks';
+export * from './tokens';

@@ -28,6 +28,8 @@ export const ErrorCode = {
   PROVIDER_UNAVAILABLE: 'provider_unavailable',
   /** The provider answered, but not with the documented shape. */
   INVALID_PROVIDER_RESPONSE: 'invalid_provider_response',
+  /** Nobody is signed in (the token vault's guard answers 401 or redirects to sign-in). */
+  AUTHENTICATION_REQUIRED: 'authentication_required',
   /** The user must sign in again: the grant is gone (revoked or reused refresh token). */
   REAUTHENTICATION_REQUIRED: 'reauthentication_required',
   /** The token store (Redis) could not be reached. */

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { StoredTokens, TokenStore } from './store';
+
+export interface MemoryTokenStoreOptions {
+  /** How long the version of a deleted record is kept (fencing). Default 24 hours. */
+  tombstoneTtlMs?: number;
+}
+
+interface Entry {
+  version: number;
+  data?: string;
+  expiresAt: number;
+}
+
+interface Lock {
+  token: string;
+  expiresAt: number;
+}
+
+const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000;
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * Keeps token records in this process's memory: for development, tests and single-process apps.
+ * Same semantics as `RedisTokenStore` (versions, fencing, TTLs, locks, notifications), but nothing
+ * is shared between processes and everything is lost on restart. Records are still encrypted.
+ */
+export class MemoryTokenStore implements TokenStore {
+  readonly #entries = new Map<string, Entry>();
+  readonly #locks = new Map<string, Lock>();
+  readonly #events = new EventEmitter();
+  readonly #tombstoneTtlMs: number;
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(options: MemoryTokenStoreOptions = {}) {
+    this.#tombstoneTtlMs = options.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
+    this.#events.setMaxListeners(0);
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+    this.#sweeper.unref();
+  }
+
+  async get(userId: string): Promise<StoredTokens | null> {
+    const entry = this.#entry(userId);
+    return entry?.data === undefined ? null : { version: entry.version, data: entry.data };
+  }
+
+  async set(userId: string, data: string, ttlMs: number): Promise<number> {
+    return this.#write(userId, data, ttlMs);
+  }
+
+  async compareAndSet(userId: string, expectedVersion: number, data: string, ttlMs: number, lockToken: string): Promise<number | null> {
+    if (this.#lock(userId)?.token !== lockToken) return null;
+    const entry = this.#entry(userId);
+    if (entry?.data === undefined || entry.version !== expectedVersion) return null;
+    return this.#write(userId, data, ttlMs);
+  }
+
+  async delete(userId: string, expectedVersion?: number): Promise<boolean> {
+    const entry = this.#entry(userId);
+    if (entry?.data === undefined) return false;
+    if (expectedVersion !== undefined && entry.version !== expectedVersion) return false;
+    const version = entry.version + 1;
+    this.#entries.set(userId, { version, expiresAt: Date.now() + this.#tombstoneTtlMs });
+    this.#events.emit(userId);
+    return true;
+  }
+
+  async acquireLock(userId: string, ttlMs: number): Promise<string | null> {
+    if (this.#lock(userId)) return null;
+    const token = randomBytes(16).toString('base64url');
+    this.#locks.set(userId, { token, expiresAt: Date.now() + ttlMs });
+    return token;
+  }
+
+  async releaseLock(userId: string, lockToken: string): Promise<boolean> {
+    if (this.#lock(userId)?.token !== lockToken) return false;
+    this.#locks.delete(userId);
+    this.#events.emit(userId);
+    return true;
+  }
+
+  waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void> {
+    const lock = this.#lock(userId);
+    if ((this.#entry(userId)?.version ?? 0) !== knownVersion || !lock) return Promise.resolve();
+    // A lock that simply expires emits nothing: wake up when it does.
+    const wait = Math.max(0, Math.min(timeoutMs, lock.expiresAt - Date.now() + 1));
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#events.off(userId, done);
+        resolve();
+      };
+      const timer = setTimeout(done, wait);
+      this.#events.on(userId, done);
+    });
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+  }
+
+  #write(userId: string, data: string, ttlMs: number): number {
+    const version = (this.#entry(userId)?.version ?? 0) + 1;
+    this.#entries.set(userId, { version, data, expiresAt: Date.now() + ttlMs });
+    this.#events.emit(userId);
+    return version;
+  }
+
+  #entry(userId: string): Entry | undefined {
+    const entry = this.#entries.get(userId);
+    if (entry && entry.expiresAt <= Date.now()) {
+      this.#entries.delete(userId);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #lock(userId: string): Lock | undefined {
+    const lock = this.#locks.get(userId);
+    if (lock && lock.expiresAt <= Date.now()) {
+      this.#locks.delete(userId);
+      return undefined;
+    }
+    return lock;
+  }
+
+  #sweep(): void {
+    for (const userId of this.#entries.keys()) this.#entry(userId);
+    for (const userId of this.#locks.keys()) this.#lock(userId);
+  }
+}

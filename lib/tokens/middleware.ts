@@ -1,0 +1,110 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ErrorCode } from '../errors/codes';
+import { ReauthenticationRequiredError } from '../errors/reauthentication-required-error';
+import { missingScopes } from '../scopes';
+import type { FractalTokenSet } from '../token-client';
+import type { FractalUser } from '../user-info';
+import type { FractalRequestContext } from './types';
+
+/** What a request context needs from the vault. */
+export interface ContextSource {
+  getTokenSet(userId: string, rejectedAccessToken?: string): Promise<FractalTokenSet>;
+  readScopes(userId: string): Promise<readonly string[]>;
+  fetchUser(accessToken: string): Promise<FractalUser>;
+}
+
+/** Finds the signed-in user's id on a request. */
+export type UserIdResolver = (req: Request) => string | undefined;
+
+/** Default: `req.user.id` when it is a non-empty string (Passport's deserialized user). */
+export const defaultUserId: UserIdResolver = (req) => {
+  const id = (req.user as { id?: unknown } | undefined)?.id;
+  return typeof id === 'string' && id.length > 0 ? id : undefined;
+};
+
+class RequestContext implements FractalRequestContext {
+  readonly #source: ContextSource;
+  readonly #resolveUserId: () => string | undefined;
+  #userId: { value: string | undefined } | undefined;
+  #tokenSet: Promise<FractalTokenSet> | undefined;
+  #scopes: readonly string[] | undefined;
+
+  constructor(source: ContextSource, resolveUserId: () => string | undefined) {
+    this.#source = source;
+    this.#resolveUserId = resolveUserId;
+  }
+
+  /** Resolved on first use, so the middleware may be mounted before `passport.session()`. */
+  get userId(): string | undefined {
+    this.#userId ??= { value: this.#resolveUserId() };
+    return this.#userId.value;
+  }
+
+  get grantedScopes(): readonly string[] | undefined {
+    return this.#scopes;
+  }
+
+  async getAccessToken(): Promise<string> {
+    return (await this.#valid()).accessToken;
+  }
+
+  async getGrantedScopes(): Promise<readonly string[]> {
+    if (this.#scopes) return this.#scopes;
+    if (this.userId === undefined) return [];
+    const scopes = this.#tokenSet ? (await this.#tokenSet).scopes : await this.#source.readScopes(this.#user());
+    this.#scopes = scopes;
+    return scopes;
+  }
+
+  async hasScopes(...scopes: string[]): Promise<boolean> {
+    return missingScopes(scopes, await this.getGrantedScopes()).length === 0;
+  }
+
+  async fetchUser(): Promise<FractalUser> {
+    const token = await this.getAccessToken();
+    try {
+      return await this.#source.fetchUser(token);
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code !== ErrorCode.INVALID_TOKEN) throw err;
+      // Revoked or expired early: refresh once (invalid_grant then ends in reauthentication).
+      const next = this.#remember(this.#source.getTokenSet(this.#user(), token));
+      return this.#source.fetchUser((await next).accessToken);
+    }
+  }
+
+  /** One store read per request; a failed attempt is not cached, so a retry can succeed. */
+  #valid(): Promise<FractalTokenSet> {
+    return this.#tokenSet ?? this.#remember(this.#source.getTokenSet(this.#user()));
+  }
+
+  #remember(promise: Promise<FractalTokenSet>): Promise<FractalTokenSet> {
+    this.#tokenSet = promise;
+    promise.then(
+      (set) => {
+        this.#scopes = set.scopes;
+      },
+      () => {
+        if (this.#tokenSet === promise) this.#tokenSet = undefined;
+      },
+    );
+    return promise;
+  }
+
+  #user(): string {
+    if (this.userId === undefined) throw new ReauthenticationRequiredError('No user is signed in; sign in with Fractal ID');
+    return this.userId;
+  }
+}
+
+/** Builds a lazy context; used by the middleware, and by the guard when the middleware is missing. */
+export function createRequestContext(source: ContextSource, resolveUserId: () => string | undefined): FractalRequestContext {
+  return new RequestContext(source, resolveUserId);
+}
+
+/** Puts `req.fractal` on every request. Costs no store round trip by itself. */
+export function fractalMiddleware(source: ContextSource, resolveUserId: UserIdResolver): RequestHandler {
+  return function fractalTokens(req: Request, _res: Response, next: NextFunction): void {
+    req.fractal = createRequestContext(source, () => resolveUserId(req));
+    next();
+  };
+}

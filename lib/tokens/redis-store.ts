@@ -1,0 +1,257 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { ConfigurationError } from '../errors/configuration-error';
+import { StoreUnavailableError } from '../errors/store-unavailable-error';
+import { COMPARE_AND_SET, DELETE, PEEK, RELEASE_LOCK, SET, type RedisScript } from './redis-scripts';
+import type { StoredTokens, TokenStore } from './store';
+
+export interface RedisTokenStoreOptions {
+  /**
+   * An ioredis client or cluster, shared with the rest of the app if you like. The store never
+   * closes it. Recommended for request paths: `enableOfflineQueue: false`, `maxRetriesPerRequest: 1`
+   * and `commandTimeout` (see the README, "Multi-process deployments").
+   */
+  client: Redis | Cluster;
+  /** Prefix of every key and channel. Must not contain `{` or `}` (hash tags). Default `fractal:`. */
+  prefix?: string;
+  /**
+   * Upper bound on each store operation, whatever the client's own options, so that a Redis outage
+   * turns into a `store_unavailable` error instead of a hanging request. Default 2000 ms.
+   */
+  operationTimeoutMs?: number;
+  /** Fallback poll while waiting for another process's refresh (notifications are the main path). Default 500 ms. */
+  pollIntervalMs?: number;
+  /** How long the version of a deleted record is kept (fencing). Default 24 hours. */
+  tombstoneTtlMs?: number;
+  /**
+   * Keyed hashing of user ids in key names (HMAC-SHA-256). Without it keys use SHA-256 of the id,
+   * which hides the id but can be matched against a list of candidate ids (emails). Changing it
+   * orphans every stored record (users sign in again).
+   */
+  idSecret?: string;
+  /** `Retry-After` seconds put on `StoreUnavailableError`. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+/** The part of ioredis this store uses, typed loosely enough for both `Redis` and `Cluster`. */
+interface Client {
+  readonly status: string;
+  call(command: string, args: (string | number)[]): Promise<unknown>;
+}
+
+interface Subscriber {
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  disconnect(): void;
+}
+
+const DOWN_STATUSES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
+const SUBSCRIBE_WAIT_MS = 250;
+
+/**
+ * Token records in Redis or Redis Cluster, shared by every process of an app. Keys hold no raw
+ * user id, email or token: `<prefix>{<sha256(userId)>}:tokens` (encrypted record) and
+ * `<prefix>{<sha256(userId)>}:lock` (refresh lock); the hash tag puts both in one cluster slot.
+ */
+export class RedisTokenStore implements TokenStore {
+  readonly #client: Client;
+  readonly #source: Redis | Cluster;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #pollMs: number;
+  readonly #tombstoneTtlMs: number;
+  readonly #idSecret: string | undefined;
+  readonly #retryAfter: number;
+  readonly #listeners = new Map<string, Set<() => void>>();
+  #subscriber: Subscriber | undefined;
+
+  constructor(options: RedisTokenStoreOptions) {
+    if (!options || typeof options.client?.call !== 'function') {
+      throw new ConfigurationError('RedisTokenStore needs `client`: an ioredis Redis or Cluster instance');
+    }
+    const prefix = options.prefix ?? 'fractal:';
+    if (/[{}]/.test(prefix)) {
+      throw new ConfigurationError('RedisTokenStore `prefix` must not contain { or }: the store adds its own hash tag per user');
+    }
+    this.#source = options.client;
+    this.#client = options.client as unknown as Client;
+    this.#prefix = prefix;
+    this.#timeoutMs = options.operationTimeoutMs ?? 2000;
+    this.#pollMs = options.pollIntervalMs ?? 500;
+    this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 24 * 60 * 60 * 1000;
+    this.#idSecret = options.idSecret;
+    this.#retryAfter = options.retryAfterSeconds ?? 1;
+  }
+
+  /** The key names of one user's record and lock, and its channel (for tests and operations). */
+  keysFor(userId: string): { tokens: string; lock: string; channel: string } {
+    const hash = this.#idSecret === undefined
+      ? createHash('sha256').update(userId, 'utf8').digest('hex')
+      : createHmac('sha256', this.#idSecret).update(userId, 'utf8').digest('hex');
+    const base = `${this.#prefix}{${hash}}`;
+    return { tokens: `${base}:tokens`, lock: `${base}:lock`, channel: `${base}:changed` };
+  }
+
+  get(userId: string): Promise<StoredTokens | null> {
+    const { tokens } = this.keysFor(userId);
+    return this.#run('read the token record', async () => {
+      const reply = (await this.#client.call('hmget', [tokens, 'v', 'd'])) as [unknown, unknown];
+      const data = reply[1];
+      if (data === null || data === undefined) return null;
+      return { version: Number(reply[0]), data: String(data) };
+    });
+  }
+
+  set(userId: string, data: string, ttlMs: number): Promise<number> {
+    const { tokens, channel } = this.keysFor(userId);
+    return this.#run('write the token record', async () => Number(await this.#eval(SET, [tokens], [data, ttl(ttlMs), channel])));
+  }
+
+  compareAndSet(userId: string, expectedVersion: number, data: string, ttlMs: number, lockToken: string): Promise<number | null> {
+    const { tokens, lock, channel } = this.keysFor(userId);
+    return this.#run('write the refreshed token record', async () => {
+      const version = Number(await this.#eval(COMPARE_AND_SET, [tokens, lock], [expectedVersion, data, ttl(ttlMs), lockToken, channel]));
+      return version > 0 ? version : null;
+    });
+  }
+
+  delete(userId: string, expectedVersion?: number): Promise<boolean> {
+    const { tokens, channel } = this.keysFor(userId);
+    const expected = expectedVersion === undefined ? '' : expectedVersion;
+    return this.#run('delete the token record', async () =>
+      Number(await this.#eval(DELETE, [tokens], [expected, ttl(this.#tombstoneTtlMs), channel])) === 1,
+    );
+  }
+
+  acquireLock(userId: string, ttlMs: number): Promise<string | null> {
+    const { lock } = this.keysFor(userId);
+    const token = randomBytes(16).toString('base64url');
+    return this.#run('take the refresh lock', async () =>
+      (await this.#client.call('set', [lock, token, 'PX', ttl(ttlMs), 'NX'])) === 'OK' ? token : null,
+    );
+  }
+
+  releaseLock(userId: string, lockToken: string): Promise<boolean> {
+    const { lock, channel } = this.keysFor(userId);
+    return this.#run('release the refresh lock', async () => Number(await this.#eval(RELEASE_LOCK, [lock], [lockToken, channel])) === 1);
+  }
+
+  async waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void> {
+    const { tokens, lock, channel } = this.keysFor(userId);
+    const deadline = Date.now() + timeoutMs;
+    let notified = false;
+    let wake: () => void = () => undefined;
+    const woken = new Promise<void>((resolve) => {
+      wake = () => {
+        notified = true;
+        resolve();
+      };
+    });
+    const subscribed = this.#listen(channel, wake);
+    try {
+      // Subscribe before looking, so a change between the look and the wait is not missed.
+      await raceTimeout(subscribed, Math.min(SUBSCRIBE_WAIT_MS, timeoutMs));
+      for (;;) {
+        const [version, locked] = (await this.#run('read the token record version', () =>
+          this.#eval(PEEK, [tokens, lock], []),
+        )) as [number, number];
+        if (notified || Number(version) !== knownVersion || Number(locked) === 0) return;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) return;
+        await raceTimeout(woken, Math.min(this.#pollMs, remaining));
+        if (notified) return;
+      }
+    } finally {
+      this.#unlisten(channel, wake);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+    this.#listeners.clear();
+  }
+
+  /** Runs one operation with a hard timeout; every failure becomes `StoreUnavailableError`. */
+  async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    const status = this.#client.status;
+    if (DOWN_STATUSES.has(status)) {
+      throw new StoreUnavailableError(`Could not ${what}: the Redis connection is ${status}`, undefined, this.#retryAfter);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+    });
+    try {
+      return await Promise.race([operation(), timeout]);
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new StoreUnavailableError(`Could not ${what} in Redis (${reason})`, err, this.#retryAfter);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #eval(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.#client.call('evalsha', [script.sha, keys.length, ...keys, ...args]);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return this.#client.call('eval', [script.lua, keys.length, ...keys, ...args]);
+    }
+  }
+
+  #listen(channel: string, listener: () => void): Promise<unknown> {
+    let set = this.#listeners.get(channel);
+    if (set) {
+      set.add(listener);
+      return Promise.resolve();
+    }
+    set = new Set([listener]);
+    this.#listeners.set(channel, set);
+    return this.#subscriberClient().subscribe(channel).catch(() => undefined);
+  }
+
+  #unlisten(channel: string, listener: () => void): void {
+    const set = this.#listeners.get(channel);
+    if (!set) return;
+    set.delete(listener);
+    if (set.size > 0) return;
+    this.#listeners.delete(channel);
+    this.#subscriber?.unsubscribe(channel).catch(() => undefined);
+  }
+
+  /**
+   * A dedicated connection for notifications, created on first need. It queues commands while
+   * connecting (it never serves a request directly: waits are bounded by their own timers).
+   */
+  #subscriberClient(): Subscriber {
+    if (this.#subscriber) return this.#subscriber;
+    const source = this.#source;
+    const subscriber = (
+      source.isCluster
+        ? (source as Cluster).duplicate(undefined, { enableOfflineQueue: true })
+        : (source as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false })
+    ) as unknown as Subscriber;
+    // Connection errors surface through the operations of the main client; never crash on them here.
+    subscriber.on('error', () => undefined);
+    subscriber.on('message', (channel, _message) => {
+      for (const listener of this.#listeners.get(channel) ?? []) listener();
+    });
+    this.#subscriber = subscriber;
+    return subscriber;
+  }
+}
+
+function ttl(ms: number): number {
+  return Math.max(1, Math.ceil(ms));
+}
+
+async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

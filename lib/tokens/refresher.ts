@@ -1,0 +1,179 @@
+import { ErrorCode } from '../errors/codes';
+import { ProviderError } from '../errors/provider-error';
+import { ReauthenticationRequiredError } from '../errors/reauthentication-required-error';
+import type { FractalTokenSet, TokenClient } from '../token-client';
+import { openRecord, sealRecord, type VaultRecord } from './codec';
+import type { Keyring } from './keyring';
+import { withRetry, type ResolvedRetry } from './retry';
+import type { TokenStore } from './store';
+
+/** Test seams (exposed to apps only through the `@internal` vault option `hooks`). */
+export interface RefresherHooks {
+  /** Runs after the token endpoint answered a refresh and before the new set is written. */
+  afterTokenResponse?: () => void | Promise<void>;
+}
+
+export interface RefresherSettings {
+  store: TokenStore;
+  keyring: Keyring;
+  tokenClient: TokenClient;
+  refreshSkewMs: number;
+  recordTtlMs: number;
+  lockTtlMs: number;
+  waitTimeoutMs: number;
+  retry: ResolvedRetry;
+  hooks?: RefresherHooks;
+}
+
+interface Current extends VaultRecord {
+  version: number;
+}
+
+/** Refresh rounds (lock, provider, fenced write) one call may go through before giving up. */
+const MAX_ROUNDS = 3;
+
+/**
+ * Hands out valid access tokens and refreshes them at most once at a time per user, across every
+ * process sharing the store:
+ * - in this process, concurrent callers for one user share one promise;
+ * - across processes, a lock with expiry elects one refresher; the others wait for the store's
+ *   change notification and read the new set;
+ * - the new set is written (fenced by version and lock) BEFORE anyone gets the new access token,
+ *   so a crash between the token response and the write loses nothing: the old refresh token
+ *   still works, because the provider revokes it only once the new access token is used.
+ *
+ * @see shared docs, "Refresh with rotation"
+ */
+export class Refresher {
+  readonly #s: RefresherSettings;
+  readonly #flights = new Map<string, Promise<FractalTokenSet>>();
+
+  constructor(settings: RefresherSettings) {
+    this.#s = settings;
+  }
+
+  /** The stored record without refreshing, or `null`. @throws ReauthenticationRequiredError when it does not decrypt. */
+  async read(userId: string): Promise<Current | null> {
+    const stored = await this.#s.store.get(userId);
+    if (!stored) return null;
+    try {
+      return { version: stored.version, ...openRecord(this.#s.keyring, userId, stored.data) };
+    } catch (err) {
+      // Not deleted: the likely cause is a missing key in encryptionKeys, which a deploy can fix.
+      throw new ReauthenticationRequiredError('The stored Fractal ID tokens do not decrypt with the configured encryptionKeys', err);
+    }
+  }
+
+  /** Saves a token set from a sign-in (unconditional: a newer grant replaces whatever was stored). */
+  async save(userId: string, tokenSet: FractalTokenSet): Promise<void> {
+    const obtainedAt = Date.now();
+    await this.#s.store.set(userId, sealRecord(this.#s.keyring, userId, { tokenSet, obtainedAt }), this.#ttlFor(tokenSet, obtainedAt));
+  }
+
+  /**
+   * A token set whose access token is valid for at least the refresh skew, refreshing if needed.
+   * `rejectedAccessToken`: the resource server refused this token (401); refresh unless the
+   * stored one already differs.
+   *
+   * @throws ReauthenticationRequiredError no tokens, or the grant is gone (tokens deleted).
+   * @throws StoreUnavailableError the store did not answer.
+   * @throws ProviderError / TokenError the token endpoint kept failing.
+   */
+  async getTokenSet(userId: string, rejectedAccessToken?: string): Promise<FractalTokenSet> {
+    const current = await this.read(userId);
+    if (!current) throw noTokens();
+    if (this.#fresh(current, rejectedAccessToken)) return current.tokenSet;
+    const running = this.#flights.get(userId);
+    if (running) return running;
+    const flight = this.#refresh(userId, current, rejectedAccessToken).finally(() => this.#flights.delete(userId));
+    this.#flights.set(userId, flight);
+    return flight;
+  }
+
+  async #refresh(userId: string, seen: Current, rejected: string | undefined): Promise<FractalTokenSet> {
+    const { store, lockTtlMs, waitTimeoutMs } = this.#s;
+    const deadline = Date.now() + waitTimeoutMs;
+    let stale = seen;
+    let rounds = 0;
+    for (;;) {
+      const lock = await store.acquireLock(userId, lockTtlMs);
+      if (lock) {
+        rounds++;
+        try {
+          const current = await this.read(userId);
+          if (!current) throw noTokens();
+          if (current.version !== stale.version && this.#usable(current, rejected)) return current.tokenSet;
+          const written = await this.#refreshLocked(userId, current, lock);
+          if (written) return written;
+        } finally {
+          await store.releaseLock(userId, lock).catch(() => undefined);
+        }
+      } else {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) {
+          throw new ProviderError(ErrorCode.PROVIDER_TIMEOUT, 'token', `Another process did not finish refreshing the tokens within ${waitTimeoutMs} ms`);
+        }
+        await store.waitForChange(userId, stale.version, Math.min(remaining, lockTtlMs));
+      }
+      const current = await this.read(userId);
+      if (!current) throw noTokens('The Fractal ID tokens were deleted while refreshing (revoked grant or logout); sign in again');
+      if (current.version !== stale.version && this.#usable(current, rejected)) return current.tokenSet;
+      if (this.#fresh(current, rejected)) return current.tokenSet;
+      if (rounds >= MAX_ROUNDS) {
+        throw new ProviderError(ErrorCode.PROVIDER_UNAVAILABLE, 'token', `The token refresh did not complete after ${MAX_ROUNDS} rounds`);
+      }
+      stale = current;
+    }
+  }
+
+  /** Holding the lock: refresh at the provider, then write with fencing. `null` when the write lost. */
+  async #refreshLocked(userId: string, current: Current, lock: string): Promise<FractalTokenSet | null> {
+    const { store, keyring, tokenClient, retry, hooks } = this.#s;
+    const refreshToken = current.tokenSet.refreshToken;
+    if (refreshToken === undefined) {
+      await store.delete(userId, current.version);
+      throw noTokens('The stored Fractal ID grant has no refresh token and its access token expired; sign in again');
+    }
+    let tokenSet: FractalTokenSet;
+    try {
+      ({ tokenSet } = await withRetry(retry, () => tokenClient.refresh(refreshToken, current.tokenSet.scopes)));
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code !== ErrorCode.INVALID_GRANT) throw err;
+      // Another process may have rotated in the meantime (our lock expired): then use its set.
+      const after = await this.read(userId);
+      if (after && after.version !== current.version) return null;
+      // Still the refresh token that failed: the grant is gone. Delete, once, and stop.
+      await store.delete(userId, current.version);
+      throw new ReauthenticationRequiredError(undefined, err);
+    }
+    await hooks?.afterTokenResponse?.();
+    // RFC 6749 section 6: without a new refresh token, the old one stays valid.
+    if (tokenSet.refreshToken === undefined) tokenSet = { ...tokenSet, refreshToken };
+    const obtainedAt = Date.now();
+    const data = sealRecord(keyring, userId, { tokenSet, obtainedAt });
+    const version = await store.compareAndSet(userId, current.version, data, this.#ttlFor(tokenSet, obtainedAt), lock);
+    // Lost the lock or the record changed: discard ours (never used, so harmless) and read theirs.
+    return version === null ? null : tokenSet;
+  }
+
+  /** Valid for longer than the skew (capped at half the token's lifetime, so short tokens do not refresh on every call). */
+  #fresh(record: Current, rejected: string | undefined): boolean {
+    const lifetime = record.tokenSet.expiresAt - record.obtainedAt;
+    const skew = Math.min(this.#s.refreshSkewMs, Math.max(0, lifetime / 2));
+    return record.tokenSet.accessToken !== rejected && record.tokenSet.expiresAt - skew > Date.now();
+  }
+
+  /** Just written by someone else: good as long as it has not expired. */
+  #usable(record: Current, rejected: string | undefined): boolean {
+    return record.tokenSet.accessToken !== rejected && record.tokenSet.expiresAt > Date.now();
+  }
+
+  /** Until the refresh token can no longer be used; a set without one lives as long as its access token. */
+  #ttlFor(tokenSet: FractalTokenSet, now: number): number {
+    return tokenSet.refreshToken === undefined ? Math.max(1000, tokenSet.expiresAt - now) : this.#s.recordTtlMs;
+  }
+}
+
+function noTokens(message = 'No Fractal ID tokens are stored for this user; sign in with Fractal ID'): ReauthenticationRequiredError {
+  return new ReauthenticationRequiredError(message);
+}

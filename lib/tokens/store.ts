@@ -1,0 +1,56 @@
+/**
+ * What a token store keeps for one user: an opaque, already encrypted blob and a version.
+ *
+ * The version increases by at least one on every write AND every delete (a delete leaves a small
+ * tombstone holding only the version), so a version read once is never seen again for that user
+ * while a refresh could still be in flight: it is the fencing token of {@link TokenStore.compareAndSet}.
+ */
+export interface StoredTokens {
+  version: number;
+  /** Encrypted token set (see `Keyring`). Stores never see plaintext tokens. */
+  data: string;
+}
+
+/**
+ * Storage for token records, per-user refresh locks and change notifications.
+ *
+ * Every method rejects with `StoreUnavailableError` (code `store_unavailable`) when the backend
+ * cannot answer in time; none of them may hang a request. Implementations: `RedisTokenStore`
+ * (several processes), `MemoryTokenStore` (one process). Both pass the same contract tests.
+ */
+export interface TokenStore {
+  /** The current record, or `null` when none is stored (never saved, deleted or expired). */
+  get(userId: string): Promise<StoredTokens | null>;
+
+  /** Unconditional write (a sign-in). Renews the TTL. Resolves to the new version. */
+  set(userId: string, data: string, ttlMs: number): Promise<number>;
+
+  /**
+   * Fenced write of a refreshed record: succeeds only if a record with `expectedVersion` is stored
+   * AND `lockToken` still owns the user's refresh lock, so a holder that stalled past its lock
+   * cannot overwrite a newer record. Renews the TTL. Resolves to the new version, or `null`.
+   */
+  compareAndSet(userId: string, expectedVersion: number, data: string, ttlMs: number, lockToken: string): Promise<number | null>;
+
+  /**
+   * Deletes the user's record (keeping only the version, briefly). With `expectedVersion`, only if
+   * the stored record still has that version. Resolves to true when a record was deleted.
+   */
+  delete(userId: string, expectedVersion?: number): Promise<boolean>;
+
+  /** Takes the user's refresh lock for `ttlMs`. Resolves to an owner token, or `null` when held. */
+  acquireLock(userId: string, ttlMs: number): Promise<string | null>;
+
+  /** Releases the lock if `lockToken` still owns it. Resolves to true when it did. */
+  releaseLock(userId: string, lockToken: string): Promise<boolean>;
+
+  /**
+   * Resolves once the user's record version differs from `knownVersion` (0 when none is stored),
+   * or the refresh lock is free, or `timeoutMs` passed; whichever comes first. Implementations
+   * wake on a notification (Redis pub/sub, an in-process event) and may poll as a fallback.
+   */
+  waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void>;
+
+  /** Releases resources the store created itself (never the client it was given). */
+  close?(): Promise<void>;
+}

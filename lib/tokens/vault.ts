@@ -1,0 +1,179 @@
+import type { Request, RequestHandler } from 'express';
+import { ConfigurationError } from '../errors/configuration-error';
+import { resolveDomains, type FractalDomains, type FractalEnvironment } from '../environments';
+import { TokenClient, type FractalTokenSet } from '../token-client';
+import { fetchFractalUser, type FractalUser } from '../user-info';
+import { requireFractal, type RequireOptions } from './guard';
+import { createKeyring, type EncryptionKey, type Keyring } from './keyring';
+import { createRequestContext, defaultUserId, fractalMiddleware, type ContextSource, type UserIdResolver } from './middleware';
+import { Refresher, type RefresherHooks } from './refresher';
+import { resolveRetry, type RetryOptions } from './retry';
+import type { TokenStore } from './store';
+import type { FractalRequestContext } from './types';
+
+export interface FractalVaultOptions {
+  /** Where token records live: `RedisTokenStore` for several processes, `MemoryTokenStore` for one. */
+  store: TokenStore;
+  /**
+   * AES-256-GCM keys (32 bytes: Buffer, 64 hex digits or base64). The first encrypts, all decrypt.
+   * **Security:** keep them out of the code and out of Redis; rotate by adding the new key second
+   * everywhere, then moving it first.
+   */
+  encryptionKeys: EncryptionKey | readonly EncryptionKey[];
+  clientID: string;
+  clientSecret: string;
+  /** Default `production`. */
+  environment?: FractalEnvironment;
+  /** Override origins (the local sandbox). */
+  domains?: Partial<FractalDomains>;
+  /** Token endpoint; default `<auth origin>/oauth/token`. */
+  tokenURL?: string;
+  /** Client authentication at the token endpoint. Default `client_secret_post` (what Fractal ID documents). */
+  authMethod?: 'client_secret_post' | 'client_secret_basic';
+  /** Refresh when the access token expires within this many ms. Default 60 000. */
+  refreshSkewMs?: number;
+  /**
+   * How long a user's record is kept after its last write: the refresh token's usable lifetime.
+   * The provider does not document it; default 30 days.
+   */
+  recordTtlMs?: number;
+  /** Per-request timeout at the provider. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Retries of transient token endpoint failures (5xx, 429, timeouts). Default 3 attempts, 250 ms..2 s jittered backoff. */
+  retry?: RetryOptions;
+  /**
+   * Lifetime of the per-user refresh lock. A holder that stalls longer is fenced off (its write is
+   * refused). Default: enough for every retry to time out, plus 5 s.
+   */
+  lockTtlMs?: number;
+  /** How long a request waits for another process's refresh. Default `lockTtlMs` + 5 s. */
+  waitTimeoutMs?: number;
+  /** The signed-in user's id; default `req.user.id` when it is a string. Use the id you pass to `saveTokens`. */
+  userId?: UserIdResolver;
+  /** Where the guard sends browsers to sign in. Default `/auth/fractal`. */
+  signInPath?: string;
+  /** Realm of `WWW-Authenticate` challenges. Default `fractal`. */
+  realm?: string;
+  /** @internal Test seams. */
+  hooks?: RefresherHooks;
+}
+
+export interface FractalVault {
+  /** Puts a lazy `req.fractal` ({@link FractalRequestContext}) on every request. */
+  middleware(): RequestHandler;
+  /** A guard: valid token (refreshed if needed) and scopes, or redirect / 401 / 403 / 503. */
+  require(options?: RequireOptions): RequestHandler;
+  /** Stores a token set from a sign-in, e.g. `await vault.saveTokens(profile.id, params.tokenSet)` in verify. */
+  saveTokens(userId: string, tokenSet: FractalTokenSet): Promise<void>;
+  /** A valid access token for a user, e.g. in a background job. Same rules as `req.fractal.getAccessToken()`. */
+  getAccessToken(userId: string): Promise<string>;
+  /** The stored token set without refreshing it (possibly expired), or `null`. Rejects with `reauthentication_required` when it does not decrypt. */
+  getTokenSet(userId: string): Promise<FractalTokenSet | null>;
+  /** `GET /v2/users/me` for a user, refreshing once on a 401. */
+  fetchUser(userId: string): Promise<FractalUser>;
+  /**
+   * Forgets a user's tokens in this app. Fractal ID documents no revocation endpoint: the grant
+   * itself ends when the user removes the app at Fractal ID.
+   */
+  revoke(userId: string): Promise<void>;
+  /** `revoke()` for the request's user, then Passport's `req.logout()` and `req.session.destroy()` when present. */
+  logout(req: Request): Promise<void>;
+  /** The request's context (creates one when the middleware is not mounted). */
+  context(req: Request): FractalRequestContext;
+  /** The keyring in use (key ids, for operations). */
+  readonly keyring: Keyring;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The token vault: encrypted storage, single-flight refresh across processes, Express middleware
+ * and guard. See the README section "Multi-process deployments".
+ */
+export function createFractalVault(options: FractalVaultOptions): FractalVault {
+  if (!options || typeof options.store?.get !== 'function') throw new ConfigurationError('createFractalVault needs `store`: a RedisTokenStore or MemoryTokenStore');
+  if (!options.clientID || !options.clientSecret) throw new ConfigurationError('createFractalVault needs `clientID` and `clientSecret` (the same as the strategy)');
+  const realm = options.realm ?? 'fractal';
+  if (!/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(realm)) throw new ConfigurationError('`realm` must be printable ASCII without quotes or backslashes');
+  const signInPath = options.signInPath ?? '/auth/fractal';
+  if (!signInPath.startsWith('/') || signInPath.startsWith('//')) throw new ConfigurationError('`signInPath` must be a path on this site, such as /auth/fractal');
+
+  const domainOptions: { environment?: FractalEnvironment; domains?: Partial<FractalDomains> } = {};
+  if (options.environment !== undefined) domainOptions.environment = options.environment;
+  if (options.domains !== undefined) domainOptions.domains = options.domains;
+  const domains = resolveDomains(domainOptions);
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const retry = resolveRetry(options.retry);
+  const keyring = createKeyring(options.encryptionKeys);
+  const lockTtlMs = options.lockTtlMs ?? retry.attempts * timeoutMs + (retry.attempts - 1) * retry.maxDelayMs + 5000;
+  const tokenClient = new TokenClient({
+    tokenURL: options.tokenURL ?? `${domains.auth}/oauth/token`,
+    clientID: options.clientID,
+    clientSecret: options.clientSecret,
+    authMethod: options.authMethod ?? 'client_secret_post',
+    timeoutMs,
+  });
+  const refresher = new Refresher({
+    store: options.store,
+    keyring,
+    tokenClient,
+    refreshSkewMs: options.refreshSkewMs ?? 60_000,
+    recordTtlMs: options.recordTtlMs ?? 30 * DAY_MS,
+    lockTtlMs,
+    waitTimeoutMs: options.waitTimeoutMs ?? lockTtlMs + 5000,
+    retry,
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+  });
+  const resolveUserId = options.userId ?? defaultUserId;
+
+  const source: ContextSource = {
+    getTokenSet: (userId, rejected) => refresher.getTokenSet(userId, rejected),
+    readScopes: async (userId) => {
+      const record = await refresher.read(userId);
+      return record ? record.tokenSet.scopes : [];
+    },
+    fetchUser: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs }),
+  };
+  const context = (req: Request): FractalRequestContext => (req.fractal ??= createRequestContext(source, () => resolveUserId(req)));
+
+  const vault: FractalVault = {
+    keyring,
+    middleware: () => fractalMiddleware(source, resolveUserId),
+    require: (requireOptions) => requireFractal({ signInPath, realm, context }, requireOptions),
+    saveTokens: (userId, tokenSet) => refresher.save(checkUserId(userId), tokenSet),
+    getAccessToken: async (userId) => (await refresher.getTokenSet(checkUserId(userId))).accessToken,
+    getTokenSet: async (userId) => (await refresher.read(checkUserId(userId)))?.tokenSet ?? null,
+    fetchUser: (userId) => {
+      checkUserId(userId);
+      return createRequestContext(source, () => userId).fetchUser();
+    },
+    revoke: async (userId) => {
+      await options.store.delete(checkUserId(userId));
+    },
+    logout: async (req) => {
+      const userId = resolveUserId(req);
+      if (userId !== undefined) await vault.revoke(userId);
+      await endSession(req);
+    },
+    context,
+  };
+  return vault;
+}
+
+function checkUserId(userId: string): string {
+  if (typeof userId !== 'string' || userId.length === 0) throw new ConfigurationError('userId must be a non-empty string (e.g. profile.id)');
+  return userId;
+}
+
+type Callback = (err?: unknown) => void;
+
+async function endSession(req: Request): Promise<void> {
+  const r = req as Request & { logout?: (cb: Callback) => void; session?: { destroy?: (cb: Callback) => void } };
+  if (typeof r.logout === 'function') await callbackToPromise((cb) => r.logout?.(cb));
+  const session = r.session;
+  if (session && typeof session.destroy === 'function') await callbackToPromise((cb) => session.destroy?.(cb));
+}
+
+function callbackToPromise(run: (cb: Callback) => void): Promise<void> {
+  return new Promise((resolve, reject) => run((err) => (err ? reject(err) : resolve())));
+}

@@ -1,0 +1,68 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import type { WorkerConfig, WorkerReply, WorkerRequest } from '../fixtures/vault-worker';
+
+const WORKER = join(__dirname, '..', 'fixtures', 'vault-worker.ts');
+
+export interface VaultWorker {
+  readonly child: ChildProcess;
+  /** Resolves once the worker's vault is connected and warmed up. */
+  readonly ready: Promise<void>;
+  /** Resolves when the process ends, with how it ended. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** `count` concurrent getAccessToken() calls in the worker. */
+  storm(userId: string, count: number): Promise<{ tokens: string[]; errors: string[] }>;
+  /** Asks the worker to exit (kills it if it does not within 5 s). */
+  stop(): Promise<void>;
+}
+
+/** Forks test/fixtures/vault-worker.ts: a separate Node process with its own vault and Redis client. */
+export function forkVaultWorker(config: WorkerConfig): VaultWorker {
+  const child = fork(WORKER, [], {
+    execArgv: ['-r', 'ts-node/register/transpile-only'],
+    env: { ...process.env, VAULT_WORKER_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const nextReply = <T extends WorkerReply['type']>(type: T): Promise<Extract<WorkerReply, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (message: WorkerReply) => {
+        if (message.type !== type) return;
+        cleanup();
+        resolve(message as Extract<WorkerReply, { type: T }>);
+      };
+      const onExit = (code: number | null, signal: string | null) => {
+        cleanup();
+        reject(new Error(`vault worker exited (code ${code}, signal ${signal}) before answering ${type}`));
+      };
+      const cleanup = () => {
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const ready = nextReply('ready').then(() => undefined);
+  const send = (request: WorkerRequest) => child.send(request);
+  return {
+    child,
+    ready,
+    exited,
+    async storm(userId, count) {
+      const reply = nextReply('result');
+      send({ type: 'storm', userId, count });
+      const { tokens, errors } = await reply;
+      return { tokens, errors };
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      if (child.connected) send({ type: 'exit' });
+      else child.kill('SIGKILL');
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import type { Cluster } from 'ioredis';
+import { ErrorCode } from '../lib/errors';
+import { createFractalVault, generateEncryptionKey, RedisTokenStore } from '../lib/tokens';
+import { startLocalCluster, type LocalCluster } from './helpers/cluster';
+import { randomPrefix } from './helpers/redis';
+import { describeTokenStoreContract } from './helpers/vault-store-contract';
+import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
+import { forkVaultWorker } from './helpers/vault-workers';
+
+jest.setTimeout(90_000);
+
+// One cluster for the whole file, started on first use.
+let clusterPromise: Promise<LocalCluster> | undefined;
+const localCluster = () => (clusterPromise ??= startLocalCluster());
+afterAll(async () => {
+  if (clusterPromise) await (await clusterPromise).destroy();
+});
+
+describeTokenStoreContract('RedisTokenStore on a 3-master Redis Cluster', async () => {
+  const cluster = await (await localCluster()).connect();
+  return {
+    store: new RedisTokenStore({ client: cluster, prefix: randomPrefix('cluster-contract'), pollIntervalMs: 1000 }),
+    cleanup: async () => cluster.disconnect(),
+  };
+});
+
+describe('token vault on a 3-master Redis Cluster', () => {
+  let nodes: LocalCluster;
+  let cluster: Cluster;
+  let env: VaultSandbox;
+  let store: RedisTokenStore;
+  const prefix = randomPrefix('cluster-vault');
+  const encryptionKeys = [generateEncryptionKey()];
+  const vault = () => createFractalVault({ store, encryptionKeys, ...env.client, domains: env.sandbox.domains });
+
+  beforeAll(async () => {
+    nodes = await localCluster();
+    cluster = await nodes.connect();
+    store = new RedisTokenStore({ client: cluster, prefix });
+    env = await startVaultSandbox();
+  });
+  afterAll(async () => {
+    await store.close();
+    cluster.disconnect();
+    await env.close();
+  });
+  beforeEach(() => env.sandbox.resetCounts());
+
+  test("each user's record and lock share one slot, and users spread over all three masters", async () => {
+    const ranges = (await cluster.call('cluster', ['slots'])) as [number, number, [string, number]][];
+    const masterOf = (slot: number) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
+    const masters = new Set<number | undefined>();
+    for (let i = 0; i < 30; i++) {
+      const { tokens, lock } = store.keysFor(`user-${i}`);
+      const [a, b] = await Promise.all([cluster.call('cluster', ['keyslot', tokens]), cluster.call('cluster', ['keyslot', lock])]);
+      expect(a).toBe(b);
+      masters.add(masterOf(Number(a)));
+    }
+    expect([...masters].sort()).toEqual(nodes.nodes.map((n) => n.port).sort());
+  });
+
+  test('200 concurrent getAccessToken() calls in 4 processes through the Cluster client: exactly 1 refresh, one token', async () => {
+    const { uid, tokenSet } = await env.signIn();
+    await vault().saveTokens(uid, expired(tokenSet));
+    const workers = [0, 1, 2, 3].map(() =>
+      forkVaultWorker({ cluster: nodes.nodes, prefix, encryptionKeys, ...env.client, domains: env.sandbox.domains }),
+    );
+    try {
+      await Promise.all(workers.map((w) => w.ready));
+      env.sandbox.resetCounts();
+      env.sandbox.injectFault('token', { kind: 'delay', ms: 400, times: 1 });
+      const results = await Promise.all(workers.map((w) => w.storm(uid, 50)));
+      expect(results.flatMap((r) => r.errors)).toEqual([]);
+      const tokens = results.flatMap((r) => r.tokens);
+      expect(tokens).toHaveLength(200);
+      expect(new Set(tokens).size).toBe(1);
+      expect(tokens[0]).not.toBe(tokenSet.accessToken);
+      expect(env.sandbox.counts().token).toMatchObject({ refresh_token: 1, failed: 0 });
+      expect((await vault().fetchUser(uid)).uid).toBe(uid);
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
+    }
+  });
+
+  test('token endpoint failing twice then succeeding: one successful refresh', async () => {
+    const { uid, tokenSet } = await env.signIn();
+    const v = createFractalVault({ store, encryptionKeys, ...env.client, domains: env.sandbox.domains, retry: { baseDelayMs: 10, maxDelayMs: 50 } });
+    await v.saveTokens(uid, expired(tokenSet));
+    env.sandbox.resetCounts();
+    env.sandbox.injectFault('token', { kind: 'status', status: 500, times: 2 });
+    const tokens = await Promise.all([v.getAccessToken(uid), vault().getAccessToken(uid), vault().getAccessToken(uid)]);
+    expect(new Set(tokens).size).toBe(1);
+    expect(env.sandbox.counts().token).toMatchObject({ refresh_token: 1, failed: 2 });
+  });
+
+  test('a revoked grant: ReauthenticationRequired, tokens deleted, no loop', async () => {
+    const { uid, tokenSet } = await env.signIn();
+    await vault().saveTokens(uid, expired(tokenSet));
+    env.sandbox.revokeGrant(uid);
+    env.sandbox.resetCounts();
+    const results = await Promise.allSettled([vault().getAccessToken(uid), vault().getAccessToken(uid)]);
+    for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.REAUTHENTICATION_REQUIRED } });
+    expect(await store.get(uid)).toBeNull();
+    expect(env.sandbox.counts().token).toMatchObject({ refresh_token: 0, failed: 1 });
+  });
+
+  test('key rotation works the same through the cluster', async () => {
+    const oldKey = generateEncryptionKey();
+    const newKey = generateEncryptionKey();
+    const { uid, tokenSet } = await env.signIn();
+    const before = createFractalVault({ store, encryptionKeys: [oldKey], ...env.client, domains: env.sandbox.domains });
+    const after = createFractalVault({ store, encryptionKeys: [newKey, oldKey], ...env.client, domains: env.sandbox.domains });
+    await before.saveTokens(uid, expired(tokenSet));
+    await after.getAccessToken(uid);
+    const stored = await store.get(uid);
+    expect(after.keyring.keyIdOf(stored!.data)).toBe(after.keyring.currentKeyId);
+  });
+});
