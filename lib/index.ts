@@ -30,3 +30,4 @@ export { safeReturnTo } from './return-to';
 export { validateWallet, WalletError, MAX_WALLET_LENGTH } from './wallet';
 export * from './webhooks';
 export * from './tokens';
+export * from './client';

@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import type { FractalDomains, FractalEnvironment } from '../environments';
+import { FractalClient } from './client';
+import { formatTable } from './table';
+import type { CountryVerifications, TotalVerifications, UserVerifications } from './types';
+
+/**
+ * `fractal-stats`: prints an app's Fractal ID statistics. Credentials come from the environment
+ * (never from arguments, which other users of the machine can read in the process list).
+ */
+
+const USAGE = `Usage: fractal-stats [--env production|staging] [--users id1,id2] [--json]
+
+Prints the verification statistics of your Fractal ID app (client credentials grant,
+scope client.stats:read).
+
+Environment:
+  FRACTAL_CLIENT_ID       client ID of the app (required)
+  FRACTAL_CLIENT_SECRET   client secret of the app (required; never printed)
+  FRACTAL_AUTH_URL        override the auth origin (e.g. a local sandbox)
+  FRACTAL_RESOURCE_URL    override the resource origin
+
+Options:
+  --env <name>     production (default) or staging
+  --users <ids>    also show the verifications of these user ids (comma-separated)
+  --json           print JSON instead of tables
+  -h, --help       show this help
+
+Exit codes: 0 success, 1 the provider or the network failed, 2 wrong usage or missing credentials.`;
+
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+interface Report {
+  environment: FractalEnvironment;
+  total: TotalVerifications;
+  countries: CountryVerifications;
+  users?: UserVerifications;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  let values: { env?: string; users?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        env: { type: 'string' },
+        users: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    io.stderr(`fractal-stats: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout(`${USAGE}\n`);
+    return 0;
+  }
+  const environment = values.env ?? 'production';
+  if (environment !== 'production' && environment !== 'staging') {
+    io.stderr(`fractal-stats: --env must be "production" or "staging", got ${JSON.stringify(environment)}\n`);
+    return 2;
+  }
+  const clientID = env.FRACTAL_CLIENT_ID;
+  const clientSecret = env.FRACTAL_CLIENT_SECRET;
+  if (!clientID || !clientSecret) {
+    const missing = [!clientID && 'FRACTAL_CLIENT_ID', !clientSecret && 'FRACTAL_CLIENT_SECRET'].filter(Boolean).join(' and ');
+    io.stderr(`fractal-stats: set ${missing} to the credentials of your Fractal ID app (see --help)\n`);
+    return 2;
+  }
+  const userIds = values.users === undefined ? undefined : values.users.split(',').map((id) => id.trim()).filter((id) => id.length > 0);
+  if (userIds !== undefined && userIds.length === 0) {
+    io.stderr('fractal-stats: --users needs at least one user id\n');
+    return 2;
+  }
+
+  const domains: Partial<FractalDomains> = {};
+  if (env.FRACTAL_AUTH_URL) domains.auth = env.FRACTAL_AUTH_URL;
+  if (env.FRACTAL_RESOURCE_URL) domains.resource = env.FRACTAL_RESOURCE_URL;
+  let client: FractalClient;
+  try {
+    client = new FractalClient({ clientID, clientSecret, environment, domains });
+  } catch (err) {
+    io.stderr(`fractal-stats: ${describe(err)}\n`);
+    return 2;
+  }
+  try {
+    const report: Report = {
+      environment,
+      total: await client.stats.totalVerifications(),
+      countries: await client.stats.countryVerifications(),
+    };
+    if (userIds !== undefined) report.users = await client.stats.userVerifications(userIds);
+    io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderTables(report, userIds)}\n`);
+    return 0;
+  } catch (err) {
+    io.stderr(`fractal-stats: ${describe(err)}\n`);
+    return 1;
+  } finally {
+    await client.close();
+  }
+}
+
+function renderTables(report: Report, userIds: readonly string[] | undefined): string {
+  const statuses = ['approved', 'contacted', 'rejected', 'pending'];
+  const extra = ['expired'].filter((s) => report.total[s] !== undefined || Object.values(report.countries).some((c) => c[s] !== undefined));
+  const columns = [...statuses, ...extra];
+  const count = (value: unknown): number | string => (typeof value === 'number' ? value : '-');
+  const sections = [
+    `Total verifications (${report.environment})`,
+    formatTable(['status', 'count'], columns.map((s) => [s, count(report.total[s])])),
+    '',
+    'Verifications by country',
+  ];
+  const countries = Object.keys(report.countries).sort();
+  sections.push(
+    countries.length === 0
+      ? '(no verifications)'
+      : formatTable(['country', ...columns], countries.map((c) => [c, ...columns.map((s) => count(report.countries[c]?.[s]))])),
+  );
+  if (report.users && userIds) {
+    const rows: (string | number)[][] = [];
+    for (const uid of [...new Set(userIds)]) {
+      const levels = report.users[uid];
+      if (!levels) rows.push([uid, '-', 'unknown user']);
+      else if (Object.keys(levels).length === 0) rows.push([uid, '-', 'no verification']);
+      else for (const level of Object.keys(levels).sort()) rows.push([uid, level, levels[level] as string]);
+    }
+    sections.push('', 'User verifications', formatTable(['user', 'level', 'status'], rows));
+  }
+  return sections.join('\n');
+}
+
+/** `code: message`. Library errors never contain the client secret or a token. */
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2), process.env, {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`fractal-stats: ${describe(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,164 @@
+import { resolveDomains, type DomainOptions, type FractalDomains } from '../environments';
+import { ConfigurationError } from '../errors/configuration-error';
+import type { FractalError } from '../errors/fractal-error';
+import { DEFAULT_TIMEOUT_MS } from '../http';
+import { CLIENT_STATS_SCOPE } from '../scopes';
+import { TokenClient } from '../token-client';
+import { fetchFractalUser, type FractalUser } from '../user-info';
+import { AppTokens } from './app-tokens';
+import { AppResource } from './resource';
+import { resolveClientRetry, type ClientRetryOptions } from './retry';
+import { parseCountryVerifications, parseTotalVerifications, parseUserVerifications, userIdBatches, userIdsQuery } from './stats';
+import { MemoryAppTokenCache, type AppTokenCache } from './token-cache';
+import type { CountryVerifications, TotalVerifications, UserVerifications } from './types';
+
+export interface FractalClientOptions extends DomainOptions {
+  clientID: string;
+  /** **Security:** read it from the environment or a secret store; it is never logged or put in errors. */
+  clientSecret: string;
+  /**
+   * Where app tokens are cached. Default: a `MemoryAppTokenCache` of this client (one token
+   * request per process and expiry). `RedisAppTokenCache` shares them across processes.
+   */
+  tokenCache?: AppTokenCache;
+  /** Scopes of the app token. Default `['client.stats:read']`, the only client scope Fractal ID documents. */
+  scopes?: readonly string[];
+  /** Token endpoint. Default `<auth origin>/oauth/token`. */
+  tokenURL?: string;
+  /** Client authentication at the token endpoint. Default `client_secret_post` (what Fractal ID documents). */
+  authMethod?: 'client_secret_post' | 'client_secret_basic';
+  /** Timeout of each HTTP request. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Retries of 429, 5xx and transport failures. Default 3 attempts, 250 ms..2 s jittered backoff, `Retry-After` up to 30 s. */
+  retry?: ClientRetryOptions;
+  /** Fetch a new app token this long before the current one expires (at most half its lifetime). Default 60 000 ms. */
+  expiryMarginMs?: number;
+  /** Lifetime of the cross-process fetch lock. Default: enough for every token attempt to time out, plus 5 s. */
+  lockTtlMs?: number;
+  /** How long a call waits for another process's token fetch. Default `lockTtlMs` + 5 s. */
+  waitTimeoutMs?: number;
+  /** User ids per `user-verifications` request. Default 100 (about 4 KB of UUIDs in the URL). */
+  userBatchSize?: number;
+  /**
+   * Called when the token cache failed (Redis down or slow) and the token was fetched without it.
+   * Calls still succeed; wire this to your logs to notice that processes no longer share tokens.
+   */
+  onCacheError?: (err: FractalError) => void;
+}
+
+/** `client.stats`: Fractal ID's statistics API, with the app token handled for you. */
+export interface FractalStatsApi {
+  /** `GET /v2/stats/total-verifications`. */
+  totalVerifications(): Promise<TotalVerifications>;
+  /** `GET /v2/stats/country-verifications`. */
+  countryVerifications(): Promise<CountryVerifications>;
+  /** `GET /v2/stats/user-verifications`, in batches of `userBatchSize` ids (sequential), merged. */
+  userVerifications(userIds: readonly string[]): Promise<UserVerifications>;
+}
+
+/** `client.users`: calls made with a USER's token (from the sign-in or the token vault). */
+export interface FractalUsersApi {
+  /** `GET /v2/users/me`. A 401 is `invalid_token`: refresh the user's token (the vault does it for you). */
+  me(accessToken: string): Promise<FractalUser>;
+}
+
+/**
+ * Fractal ID's back office for unattended jobs: statistics through the client credentials grant
+ * (scope `client.stats:read`), and `users.me` for a user's token.
+ *
+ * @example
+ * const fractal = new FractalClient({ clientID, clientSecret, environment: 'staging' });
+ * const { approved, pending } = await fractal.stats.totalVerifications();
+ */
+export class FractalClient {
+  readonly stats: FractalStatsApi;
+  readonly users: FractalUsersApi;
+  /** The resolved origins. */
+  readonly domains: Readonly<FractalDomains>;
+  readonly #tokens: AppTokens;
+  readonly #ownCache: AppTokenCache | undefined;
+
+  constructor(options: FractalClientOptions) {
+    if (!options || typeof options.clientID !== 'string' || options.clientID.length === 0) {
+      throw new ConfigurationError('FractalClient needs `clientID`: the client ID of your Fractal ID app');
+    }
+    if (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0) {
+      throw new ConfigurationError('FractalClient needs `clientSecret`: the client secret of your Fractal ID app');
+    }
+    const domains = resolveDomains(options);
+    const timeoutMs = positive('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
+    const retry = resolveClientRetry(options.retry);
+    const userBatchSize = Math.max(1, Math.floor(positive('userBatchSize', options.userBatchSize, 100)));
+    const lockTtlMs = positive('lockTtlMs', options.lockTtlMs, timeoutMs * retry.attempts + retry.maxDelayMs * (retry.attempts - 1) + 5000);
+    const scopes = [...(options.scopes ?? [CLIENT_STATS_SCOPE])];
+    if (scopes.length === 0) throw new ConfigurationError('FractalClient `scopes` must not be empty; omit it for client.stats:read');
+    const tokenURL = options.tokenURL ?? `${domains.auth}/oauth/token`;
+    this.#ownCache = options.tokenCache ? undefined : new MemoryAppTokenCache();
+    this.domains = Object.freeze({ ...domains });
+    this.#tokens = new AppTokens({
+      cache: options.tokenCache ?? (this.#ownCache as AppTokenCache),
+      tokenClient: new TokenClient({
+        tokenURL,
+        clientID: options.clientID,
+        clientSecret: options.clientSecret,
+        timeoutMs,
+        authMethod: options.authMethod ?? 'client_secret_post',
+      }),
+      tokenURL,
+      clientID: options.clientID,
+      scopes,
+      expiryMarginMs: nonNegative('expiryMarginMs', options.expiryMarginMs, 60_000),
+      lockTtlMs,
+      waitTimeoutMs: positive('waitTimeoutMs', options.waitTimeoutMs, lockTtlMs + 5000),
+      retry,
+      onCacheError: options.onCacheError,
+    });
+    const resource = new AppResource({ resourceURL: domains.resource, tokens: this.#tokens, timeoutMs, retry });
+
+    this.stats = {
+      totalVerifications: () => resource.get('stats/total-verifications', '/v2/stats/total-verifications', parseTotalVerifications),
+      countryVerifications: () => resource.get('stats/country-verifications', '/v2/stats/country-verifications', parseCountryVerifications),
+      userVerifications: async (userIds) => {
+        const merged: UserVerifications = {};
+        // Sequential on purpose: a long list must not become a burst that trips the rate limit.
+        for (const batch of userIdBatches(userIds, userBatchSize)) {
+          const part = await resource.get('stats/user-verifications', `/v2/stats/user-verifications${userIdsQuery(batch)}`, parseUserVerifications);
+          Object.assign(merged, part);
+        }
+        return merged;
+      },
+    };
+    this.users = {
+      me: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs }),
+    };
+  }
+
+  /**
+   * A valid app token, for an endpoint this client does not wrap. Cached and single-flight like
+   * the ones the statistics use. Never log it.
+   */
+  async getAppToken(): Promise<string> {
+    return (await this.#tokens.get()).accessToken;
+  }
+
+  /** Releases the default in-memory cache. A `tokenCache` you passed is yours to close. */
+  async close(): Promise<void> {
+    await this.#ownCache?.close();
+  }
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigurationError(`FractalClient \`${name}\` must be a positive number of ${name.endsWith('Size') ? 'ids' : 'milliseconds'}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError(`FractalClient \`${name}\` must be a number of milliseconds >= 0`);
+  }
+  return value;
+}

@@ -1,0 +1,7 @@
+export { FractalClient } from './client';
+export type { FractalClientOptions, FractalStatsApi, FractalUsersApi } from './client';
+export { MemoryAppTokenCache, RedisAppTokenCache } from './token-cache';
+export type { AppToken, AppTokenCache, CachedAppToken, RedisAppTokenCacheOptions } from './token-cache';
+export { ResourceError, ResourceErrorCode } from './resource-error';
+export type { ClientRetryOptions } from './retry';
+export type { CountryVerifications, StatusCounts, TotalVerifications, UserVerifications, VerificationStatus } from './types';
