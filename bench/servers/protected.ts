@@ -1,0 +1,79 @@
+/**
+ * Scenarios 1 and 4: a JSON route behind a signed-in session.
+ * - `bare`: Express 5 JSON route, nothing else (reference point);
+ * - `baseline`: express-session + connect-redis + passport session, `req.isAuthenticated()` check;
+ * - `fractal`: the same plus the token vault: `vault.require()` and `req.fractal.getAccessToken()`.
+ * Routes: GET /api/data (the measured route), GET /api/me (fractal only: the token used at
+ * /v2/users/me, for the refresh storm).
+ */
+import express from 'express';
+import { loadTokens } from '../harness/dist';
+import { connectRedis } from '../harness/redis';
+import { fatal, readConfig, serveHttp } from '../harness/serve';
+import { sessionStack, userId, type AppConfig } from './common';
+
+export interface ProtectedConfig extends AppConfig {
+  mode: 'bare' | 'baseline' | 'fractal';
+  vault?: {
+    encryptionKey: string;
+    clientID: string;
+    clientSecret: string;
+    domains: { frontend: string; auth: string; resource: string };
+  };
+}
+
+async function main(): Promise<void> {
+  const config = readConfig<ProtectedConfig>();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  if (config.mode === 'bare') {
+    app.get('/api/data', (_req, res) => {
+      res.json({ user: 'anonymous', ok: true });
+    });
+    await serveHttp(app);
+    return;
+  }
+
+  const redis = await connectRedis(`bench-${config.mode}`);
+  const { middleware } = sessionStack(redis.client, config);
+  app.use(middleware);
+
+  if (config.mode === 'baseline') {
+    app.get('/api/data', (req, res) => {
+      if (!req.isAuthenticated()) {
+        res.status(401).json({ error: 'authentication_required' });
+        return;
+      }
+      res.json({ user: userId(req), ok: true });
+    });
+  } else {
+    const vaultConfig = config.vault;
+    if (!vaultConfig) throw new Error('fractal mode needs vault settings');
+    const { createFractalVault, RedisTokenStore } = loadTokens();
+    const store = new RedisTokenStore({ client: redis.client, prefix: `${config.prefix}tokens:` });
+    const vault = createFractalVault({
+      store,
+      encryptionKeys: [vaultConfig.encryptionKey],
+      clientID: vaultConfig.clientID,
+      clientSecret: vaultConfig.clientSecret,
+      domains: vaultConfig.domains,
+    });
+    app.use(vault.middleware());
+    app.get('/api/data', vault.require(), async (req, res) => {
+      const token = await req.fractal?.getAccessToken();
+      res.json({ user: userId(req), ok: token !== undefined });
+    });
+    app.get('/api/me', vault.require(), async (req, res) => {
+      const me = await req.fractal?.fetchUser();
+      res.json({ user: userId(req), ok: me?.uid === userId(req) });
+    });
+  }
+  app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const status = (err as { status?: unknown }).status;
+    res.status(typeof status === 'number' ? status : 500).json({ error: (err as { code?: string }).code ?? 'error' });
+  });
+  await serveHttp(app, { handlers: { redisSent: () => redis.sent() }, cleanup: () => redis.close() });
+}
+
+main().catch(fatal);

@@ -1,0 +1,42 @@
+/**
+ * Scenario 5: POST /webhooks/fractal with a 1 KiB JSON body.
+ * - `json`: `express.json()` and a 200 answer, nothing verified (the baseline);
+ * - `fractal`: `fractalWebhooks({ secrets, onEvent })` with its defaults (HMAC-SHA1 over the raw
+ *   bytes, typed event, in-memory idempotency and ordering store).
+ */
+import express from 'express';
+import { loadWebhooks } from '../harness/dist';
+import { fatal, readConfig, serveHttp } from '../harness/serve';
+
+export interface WebhookConfig {
+  mode: 'json' | 'fractal';
+  secret: string;
+}
+
+async function main(): Promise<void> {
+  const config = readConfig<WebhookConfig>();
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  let handled = 0;
+  if (config.mode === 'json') {
+    app.post('/webhooks/fractal', express.json({ limit: '64kb' }), (req, res) => {
+      if (typeof (req.body as { type?: unknown } | undefined)?.type === 'string') handled++;
+      res.json({ received: true });
+    });
+  } else {
+    const { fractalWebhooks } = loadWebhooks();
+    app.post(
+      '/webhooks/fractal',
+      fractalWebhooks({
+        secrets: config.secret,
+        onEvent: () => {
+          handled++;
+        },
+      }),
+    );
+  }
+  await serveHttp(app, { handlers: { handled: () => handled } });
+}
+
+main().catch(fatal);
