@@ -20,23 +20,11 @@ const CHANNEL = 'example:kyc-updates';
 export class KycFeed {
   readonly #local = new EventEmitter();
   readonly #publisher?: Redis;
-  readonly #subscriber?: Redis;
+  #subscriber?: Redis;
 
   constructor(redis?: Redis) {
     this.#local.setMaxListeners(0);
-    if (!redis) return;
-    this.#publisher = redis;
-    // A subscribed connection can run nothing else: it needs its own.
-    this.#subscriber = redis.duplicate();
-    this.#subscriber.on('error', () => undefined);
-    void this.#subscriber.subscribe(CHANNEL).catch(() => undefined);
-    this.#subscriber.on('message', (_channel: string, message: string) => {
-      try {
-        this.#emit(JSON.parse(message) as KycUpdate);
-      } catch {
-        // Not ours; ignore.
-      }
-    });
+    if (redis) this.#publisher = redis;
   }
 
   async publish(update: KycUpdate): Promise<void> {
@@ -45,12 +33,30 @@ export class KycFeed {
   }
 
   subscribe(uid: string, listener: (update: KycUpdate) => void): () => void {
+    this.#listen();
     this.#local.on(uid, listener);
     return () => this.#local.off(uid, listener);
   }
 
   close(): void {
     this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+  }
+
+  /** Subscribes to Redis on the first open page, not at start-up: a subscribed connection can run nothing else, so it is a second one. */
+  #listen(): void {
+    if (!this.#publisher || this.#subscriber) return;
+    const subscriber = this.#publisher.duplicate();
+    this.#subscriber = subscriber;
+    subscriber.on('error', () => undefined);
+    subscriber.on('message', (_channel: string, message: string) => {
+      try {
+        this.#emit(JSON.parse(message) as KycUpdate);
+      } catch {
+        // Not ours; ignore.
+      }
+    });
+    void subscriber.subscribe(CHANNEL).catch(() => undefined);
   }
 
   #emit(update: KycUpdate): void {

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../example-app/app';
 import { ConfigError, loadConfig } from '../example-app/config';
+import { KycFeed } from '../example-app/kyc-feed';
 import { signFractalWebhook } from '../lib';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { callbackPathOf } from './helpers/app';
@@ -19,6 +20,10 @@ afterAll(async () => {
 const BASE_URL = 'http://127.0.0.1:3998';
 
 const WEBHOOK_SECRET = 'example-webhook-secret';
+// Every app built here shares one feed per Redis client, closed at the end (it may hold a
+// subscriber connection).
+const feeds: KycFeed[] = [];
+afterAll(() => feeds.forEach((feed) => feed.close()));
 
 function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis) {
   const config = loadConfig({ BASE_URL, SESSION_SECRET: 'x'.repeat(32), ...env });
@@ -30,10 +35,22 @@ function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis) {
     clientSecret,
     domains: sandbox.domains,
     webhookSecret: WEBHOOK_SECRET,
+    kycFeed: feedFor(redis),
     log: (l) => lines.push(l),
     ...(redis ? { redis } : {}),
   });
   return { app, lines };
+}
+
+const feedByClient = new Map<Redis | undefined, KycFeed>();
+function feedFor(redis: Redis | undefined): KycFeed {
+  let feed = feedByClient.get(redis);
+  if (!feed) {
+    feed = new KycFeed(redis);
+    feedByClient.set(redis, feed);
+    feeds.push(feed);
+  }
+  return feed;
 }
 
 function approvedWebhook(uid: string, level = 'basic'): string {
