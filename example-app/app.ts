@@ -7,12 +7,19 @@ import passport from 'passport';
 import {
   FractalStrategy,
   KYC_LEVELS,
+  MemoryTokenStore,
   MemoryWebhookStore,
+  RedisTokenStore,
   RedisWebhookStore,
+  createFractalVault,
   fractalWebhooks,
+  generateEncryptionKey,
+  ErrorCode,
+  type TokenStore,
   isFractalError,
   kycScopes,
   type FractalDomains,
+  type FractalUser,
   type FractalWebhookEvent,
   type KycLevel,
 } from 'passport-fractal-id';
@@ -31,6 +38,8 @@ export interface AppDeps {
   webhookSecret?: string;
   /** Where webhook outcomes fan out to open profile pages. Default: one from `redis`, else in-process. */
   kycFeed?: KycFeed;
+  /** Where the token vault keeps tokens. Default: Redis when `redis` is given, else memory (one process). */
+  tokenStore?: TokenStore;
   log?: (line: string) => void;
 }
 
@@ -43,6 +52,17 @@ export function createApp(deps: AppDeps): express.Express {
   const log = deps.log ?? ((line: string) => console.log(line));
   const auth = new passport.Passport();
   const environment = config.mode === 'staging' ? 'staging' : 'production';
+  // The token vault: tokens encrypted at rest, refreshed once across processes (see README).
+  const vault = createFractalVault({
+    store: deps.tokenStore ?? (deps.redis ? new RedisTokenStore({ client: deps.redis, prefix: 'example:tokens:' }) : new MemoryTokenStore()),
+    // Without TOKEN_ENCRYPTION_KEY (sandbox and tests only; config refuses that in production) a
+    // random key: stored tokens then do not survive a restart, which is harmless in development.
+    encryptionKeys: config.tokenEncryptionKey ?? generateEncryptionKey(),
+    clientID: deps.clientID,
+    clientSecret: deps.clientSecret,
+    environment,
+    domains: deps.domains,
+  });
   auth.use(
     new FractalStrategy(
       {
@@ -55,7 +75,8 @@ export function createApp(deps: AppDeps): express.Express {
         requiredScopes: config.requiredScopes,
         allowUnknownScopes: true,
       },
-      (_accessToken, _refreshToken, params, profile, done) => {
+      async (_accessToken, _refreshToken, params, profile) => {
+        await vault.saveTokens(profile.id, params.tokenSet);
         const user: SessionUser = {
           id: profile.id,
           uid: profile.id,
@@ -66,7 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
           cases: profile.verificationCases.map((c) => ({ level: c.level, status: c.status, credential: c.credential })),
           wallets: profile.wallets.map((w) => ({ address: w.address, currency: w.currency, verified: w.verified })),
         };
-        done(null, user);
+        return user;
       },
     ),
   );
@@ -110,6 +131,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(auth.session());
+  app.use(vault.middleware());
 
   app.get('/', (req, res) => {
     res.type('html').send(homePage({ signedIn: Boolean(req.user), levels: [...KYC_LEVELS] }));
@@ -144,13 +166,43 @@ export function createApp(deps: AppDeps): express.Express {
     })(req, res, next);
   });
 
-  app.get('/profile', (req, res) => {
+  app.get('/profile', async (req, res, next) => {
     const user = req.user as SessionUser | undefined;
     if (!user) {
       res.redirect('/auth/fractal?returnTo=%2Fprofile');
       return;
     }
-    res.type('html').send(profilePage(user));
+    try {
+      // Fresh from Fractal ID through the vault (refreshing the token if needed), so a reload
+      // shows what webhooks changed since sign-in.
+      res.type('html').send(profilePage({ ...user, ...fromFractalUser(await req.fractal!.fetchUser()) }));
+    } catch (err) {
+      if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
+        // The grant is gone and its tokens were deleted: end the session, sign in again (once).
+        req.logout(() => res.redirect('/auth/fractal?returnTo=%2Fprofile'));
+        return;
+      }
+      next(err);
+    }
+  });
+
+  // JSON for API clients; exercises the token vault (refresh on expiry).
+  app.get('/api/me', async (req, res, next) => {
+    const user = req.user as SessionUser | undefined;
+    if (!user) {
+      res.status(401).json({ error: 'unauthenticated' });
+      return;
+    }
+    try {
+      const fractalUser = await req.fractal!.fetchUser();
+      res.json({ uid: user.id, grantedScopes: user.grantedScopes, deniedScopes: user.deniedScopes, user: fractalUser });
+    } catch (err) {
+      if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
+        req.logout(() => res.status(401).json({ error: 'reauthentication_required' }));
+        return;
+      }
+      next(err);
+    }
   });
 
   // Server-sent events: webhook outcomes for the signed-in user, for the open profile page.
@@ -173,11 +225,10 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  app.post('/logout', (req, res, next) => {
-    req.logout((err) => {
-      if (err) return next(err);
-      req.session.destroy(() => res.clearCookie('fractal.sid').redirect('/'));
-    });
+  app.post('/logout', async (req, res) => {
+    // Deletes the user's tokens, then ends the passport login and destroys the session.
+    await vault.logout(req);
+    res.clearCookie('fractal.sid').redirect(303, '/');
   });
 
   app.get('/healthz', async (_req, res) => {
@@ -196,12 +247,23 @@ export function createApp(deps: AppDeps): express.Express {
   // Errors: a typed error's status and a plain explanation; never a stack or provider text unescaped.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     void _next;
-    const status = isFractalError(err) ? err.status : 500;
-    const code = isFractalError(err) ? err.code : 'server_error';
+    // A session store or token store that cannot reach Redis: tell clients to come back.
+    const redisDown = !isFractalError(err) && deps.redis !== undefined && deps.redis.status !== 'ready';
+    const status = isFractalError(err) ? err.status : redisDown ? 503 : 500;
+    const code = isFractalError(err) ? err.code : redisDown ? ErrorCode.STORE_UNAVAILABLE : 'server_error';
+    if (status === 503) res.set('Retry-After', '5');
     if (status >= 500) log(`sign-in error ${code}: ${err instanceof Error ? err.message : String(err)}`);
     respond(req, res, status, code, explain(code));
   });
   return app;
+}
+
+function fromFractalUser(user: FractalUser): Pick<ProfileView, 'emails' | 'cases' | 'wallets'> {
+  return {
+    emails: (user.emails ?? []).filter((e) => e.source_type !== 'obsolete').map((e) => e.address),
+    cases: (user.verification_cases ?? []).map((c) => ({ level: c.level, status: c.status, credential: c.credential })),
+    wallets: (user.wallets ?? []).map((w) => ({ address: w.address, currency: w.currency, verified: w.verified })),
+  };
 }
 
 /** Verification outcomes go to the user's open profile pages; stale (out-of-order) ones are dropped. */
@@ -255,6 +317,8 @@ function explain(code: string, info?: unknown): { title: string; body: string } 
       return { title: 'Wallet address not accepted', body: 'The wallet address contains characters that are not allowed. Check it and try again.' };
     case 'invalid_grant':
       return { title: 'Sign-in expired', body: 'The sign-in took too long or was already completed. Please start again.' };
+    case 'store_unavailable':
+      return { title: 'Temporarily unavailable', body: 'The app cannot reach its session store right now. Please try again in a few seconds.' };
     case 'provider_timeout':
     case 'provider_unavailable':
     case 'temporarily_unavailable':

@@ -90,6 +90,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     config.domains[key] = value;
   }
   if (env.FRACTAL_WEBHOOK_SECRET) config.webhookSecret = env.FRACTAL_WEBHOOK_SECRET;
+  if (!env.TOKEN_ENCRYPTION_KEY && mode === 'production') {
+    throw new ConfigError('TOKEN_ENCRYPTION_KEY', 'is required in production (openssl rand -base64 32)');
+  }
   if (env.TOKEN_ENCRYPTION_KEY) {
     if (!/^[A-Za-z0-9+/_-]{43}=?$|^[0-9a-fA-F]{64}$/.test(env.TOKEN_ENCRYPTION_KEY)) {
       throw new ConfigError('TOKEN_ENCRYPTION_KEY', 'must be 32 random bytes, base64 or hex (openssl rand -base64 32)');

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { createApp } from '../example-app/app';
 import { ConfigError, loadConfig } from '../example-app/config';
 import { KycFeed } from '../example-app/kyc-feed';
-import { signFractalWebhook } from '../lib';
+import { MemoryTokenStore, signFractalWebhook, type TokenStore } from '../lib';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { callbackPathOf } from './helpers/app';
 
@@ -25,7 +25,7 @@ const WEBHOOK_SECRET = 'example-webhook-secret';
 const feeds: KycFeed[] = [];
 afterAll(() => feeds.forEach((feed) => feed.close()));
 
-function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis) {
+function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis, tokenStore?: TokenStore) {
   const config = loadConfig({ BASE_URL, SESSION_SECRET: 'x'.repeat(32), ...env });
   const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [`${BASE_URL}/auth/fractal/callback`] });
   const lines: string[] = [];
@@ -36,6 +36,7 @@ function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis) {
     domains: sandbox.domains,
     webhookSecret: WEBHOOK_SECRET,
     kycFeed: feedFor(redis),
+    ...(tokenStore ? { tokenStore } : {}),
     log: (l) => lines.push(l),
     ...(redis ? { redis } : {}),
   });
@@ -172,7 +173,7 @@ describe.each([
     await signIn(agent);
     expect((await agent.get('/profile')).status).toBe(200);
     const out = await agent.post('/logout');
-    expect(out.status).toBe(302);
+    expect(out.status).toBe(303);
     expect((await agent.get('/profile')).status).toBe(302);
   });
 
@@ -240,6 +241,97 @@ describe.each([
   });
 });
 
+describe('/api/me and the token vault', () => {
+  afterEach(() => sandbox.setTokenLifetimes({ accessToken: 7200 }));
+
+  it('answers 401 unauthenticated without a session', async () => {
+    const { app } = exampleApp();
+    const res = await request(app).get('/api/me');
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'unauthenticated' });
+  });
+
+  it('returns uid, scopes and the users/me payload, refreshing an expired token once', async () => {
+    const { app } = exampleApp();
+    const agent = request.agent(app);
+    sandbox.setTokenLifetimes({ accessToken: 1 });
+    await signIn(agent, '/auth/fractal', { email: 'api-me@example.com', grantScopes: ['uid:read', 'verification.basic:read'] });
+    const first = await agent.get('/api/me');
+    expect(first.status).toBe(200);
+    expect(first.body).toMatchObject({ uid: expect.any(String), grantedScopes: expect.arrayContaining(['uid:read']), deniedScopes: ['contact:read', 'verification.basic.details:read'] });
+    expect(first.body.user.uid).toBe(first.body.uid);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the 1-second access token is now dead
+    const before = sandbox.counts().token.refresh_token;
+    const second = await agent.get('/api/me');
+    expect(second.status).toBe(200);
+    expect(second.body.user.uid).toBe(first.body.uid);
+    expect(sandbox.counts().token.refresh_token - before).toBe(1);
+  });
+
+  it('answers 401 reauthentication_required once the user revoked the grant, then unauthenticated', async () => {
+    const store = new MemoryTokenStore();
+    const { app } = exampleApp({}, undefined, store);
+    const agent = request.agent(app);
+    await signIn(agent, '/auth/fractal', { email: 'revoked@example.com' });
+    const uid = sandbox.users.findByEmail('revoked@example.com')!.uid;
+    sandbox.revokeGrant(uid);
+    const res = await agent.get('/api/me');
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ error: 'reauthentication_required' });
+    expect(await store.get(uid)).toBeNull();
+    expect((await agent.get('/api/me')).body).toEqual({ error: 'unauthenticated' });
+  });
+
+  it('sends a browser whose grant was revoked back to sign-in once, with no loop', async () => {
+    const { app } = exampleApp();
+    const agent = request.agent(app);
+    await signIn(agent, '/auth/fractal', { email: 'revoked-page@example.com' });
+    sandbox.revokeGrant(sandbox.users.findByEmail('revoked-page@example.com')!.uid);
+    const res = await agent.get('/profile');
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/auth/fractal?returnTo=%2Fprofile');
+    // Signed out now: the next visit goes to sign-in without touching Fractal ID's token endpoint.
+    const refreshes = sandbox.counts().token.refresh_token;
+    expect((await agent.get('/profile')).status).toBe(302);
+    expect(sandbox.counts().token.refresh_token).toBe(refreshes);
+  });
+
+  it('deletes the stored tokens at logout', async () => {
+    const store = new MemoryTokenStore();
+    const { app } = exampleApp({}, undefined, store);
+    const agent = request.agent(app);
+    await signIn(agent, '/auth/fractal', { email: 'logout-tokens@example.com' });
+    const uid = sandbox.users.findByEmail('logout-tokens@example.com')!.uid;
+    expect(await store.get(uid)).not.toBeNull();
+    await agent.post('/logout').expect(303);
+    expect(await store.get(uid)).toBeNull();
+  });
+
+  it('shows what a webhook changed after a reload, read fresh through the vault', async () => {
+    const { app } = exampleApp();
+    const agent = request.agent(app);
+    await signIn(agent, '/auth/fractal', { email: 'reload@example.com' });
+    sandbox.users.setVerification(sandbox.users.findByEmail('reload@example.com')!.uid, 'basic', { status: 'done', credential: 'approved' });
+    const page = await agent.get('/profile');
+    expect(page.text).toMatch(/data-level="basic"><td class="level">basic<\/td><td class="status">done<\/td><td class="credential">approved/);
+  });
+});
+
+it('answers 503 with Retry-After on /api/me when Redis is down', async () => {
+  const dead = new Redis({ host: '127.0.0.1', port: 1, enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+  dead.on('error', () => undefined);
+  const { app } = exampleApp({}, dead);
+  // A validly signed session cookie, so that express-session has to ask Redis for the session.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { sign } = require('cookie-signature') as { sign: (value: string, secret: string) => string };
+  const cookie = `fractal.sid=${encodeURIComponent(`s:${sign('some-session-id', 'x'.repeat(32))}`)}`;
+  const res = await request(app).get('/api/me').set('cookie', cookie).set('accept', 'application/json');
+  expect(res.status).toBe(503);
+  expect(res.headers['retry-after']).toBeDefined();
+  expect(res.body.error).toBe('store_unavailable');
+  dead.disconnect();
+});
+
 it('answers 503 on /healthz when Redis is unreachable', async () => {
   // A port nothing listens on; no offline queue so the ping fails at once.
   const dead = new Redis({ host: '127.0.0.1', port: 1, enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
@@ -268,6 +360,7 @@ describe('configuration from the environment', () => {
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
     [{ FRACTAL_AUTH_URL: 'not a url' }, 'FRACTAL_AUTH_URL'],
     [{ TOKEN_ENCRYPTION_KEY: 'abc' }, 'TOKEN_ENCRYPTION_KEY'],
+    [{ FRACTAL_ENV: 'production', FRACTAL_CLIENT_ID: 'id', FRACTAL_CLIENT_SECRET: 's', SESSION_SECRET: 'y'.repeat(32) }, 'TOKEN_ENCRYPTION_KEY'],
   ])('names the bad variable in %j', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(new RegExp(`^${variable}:`));
