@@ -142,7 +142,7 @@ export function createApp(deps: AppDeps): express.Express {
     const wallet = typeof req.query.wallet === 'string' && req.query.wallet.trim() !== '' ? req.query.wallet : undefined;
     const options: passport.AuthenticateOptions = {};
     const scopes = new Set(config.scopes);
-    if (level) kycScopes(level, { details: true }).forEach((s) => scopes.add(s));
+    if (level) for (const s of kycScopes(level, { details: true })) scopes.add(s);
     // Wallets are only shared with a wallet scope; this demo offers Ethereum addresses.
     if (wallet && /^0x[0-9a-fA-F]{40}$/.test(wallet)) scopes.add('verification.wallet-eth:read');
     if (scopes.size !== config.scopes.length) options.scope = [...scopes];

@@ -12,7 +12,7 @@ const MAX_LENGTH = 2048;
 export function safeReturnTo(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_LENGTH) return undefined;
   if (value[0] !== '/' || value[1] === '/' || value.includes('\\')) return undefined;
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(value)) return undefined;
   let url: URL;
   try {

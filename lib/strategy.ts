@@ -110,7 +110,6 @@ export interface FractalAuthInfo {
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface AuthInfo {
       fractal?: FractalAuthInfo;

@@ -23,7 +23,9 @@ const WEBHOOK_SECRET = 'example-webhook-secret';
 // Every app built here shares one feed per Redis client, closed at the end (it may hold a
 // subscriber connection).
 const feeds: KycFeed[] = [];
-afterAll(() => feeds.forEach((feed) => feed.close()));
+afterAll(() => {
+  for (const feed of feeds) feed.close();
+});
 
 function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis, tokenStore?: TokenStore) {
   const config = loadConfig({ BASE_URL, SESSION_SECRET: 'x'.repeat(32), ...env });
@@ -322,7 +324,6 @@ it('answers 503 with Retry-After on /api/me when Redis is down', async () => {
   dead.on('error', () => undefined);
   const { app } = exampleApp({}, dead);
   // A validly signed session cookie, so that express-session has to ask Redis for the session.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { sign } = require('cookie-signature') as { sign: (value: string, secret: string) => string };
   const cookie = `fractal.sid=${encodeURIComponent(`s:${sign('some-session-id', 'x'.repeat(32))}`)}`;
   const res = await request(app).get('/api/me').set('cookie', cookie).set('accept', 'application/json');

@@ -7,7 +7,6 @@ import { callbackPathOf } from './helpers/app';
 
 // Express 4 is still common in the wild; the strategy must work there too. `express4` is an npm
 // alias of express@4 (dev dependency); Express 5's types describe it closely enough for this use.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const express4 = require('express4') as typeof import('express');
 
 let sandbox: Sandbox;

@@ -29,7 +29,7 @@ describe('returnTo (property)', () => {
           result.startsWith('/') &&
           !result.startsWith('//') &&
           !result.includes('\\') &&
-          // eslint-disable-next-line no-control-regex
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
           !/[\u0000-\u001f\u007f]/.test(result)
         );
       }),

@@ -223,7 +223,7 @@ describe('answers (app without a body parser)', () => {
     expectWebhookError(res, 500, WebhookErrorCode.HANDLER_FAILED);
     expect(res.text).not.toContain('hunter2');
     expect(errors[0]?.code).toBe(WebhookErrorCode.HANDLER_FAILED);
-    expect((errors[0]?.cause as Error).message).toContain('hunter2');
+    expect((errors[0]!.cause as Error).message).toContain('hunter2');
   });
 
   it('logs server-side failures with console.error when no onError is given', async () => {
@@ -304,8 +304,6 @@ describe('body parsers around the route', () => {
     const app5 = express();
     app5.use('/webhooks', router);
     expectAccepted(await postWebhook(app5, APPROVED));
-
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const express4 = require('express4') as typeof import('express');
     const app4 = express4();
     app4.use(express4.json({ verify: captureRawBody }));

@@ -76,7 +76,9 @@ describe.each(stores)('%s', (_name, make) => {
     const concurrent = `user-${id()}`;
     const stamps = Array.from({ length: 30 }, (_, i) => 1_600_000_000_000 + ((i * 7919) % 30) * 1000);
     const results = await Promise.all(stamps.map((t) => store.keepNewest(concurrent, t)));
-    results.forEach((newest, i) => expect(newest).toBeGreaterThanOrEqual(stamps[i] as number));
+    results.forEach((newest, i) => {
+      expect(newest).toBeGreaterThanOrEqual(stamps[i] as number);
+    });
     expect(await store.keepNewest(concurrent, 0)).toBe(Math.max(...stamps));
   });
 });

@@ -41,7 +41,8 @@ export async function loginCycle(ctx: BenchContext): Promise<ScenarioResult> {
         const sample = await withServerCpu(server, (s) => signInLoop(server.url, ctx.settings.loginConcurrency, s))(seconds);
         const sandboxCpuAfter = await ctx.sandbox.child.request<NodeJS.CpuUsage>('cpu');
         const d = countsDelta(before, await ctx.sandbox.counts());
-        const acc = (providerCalls[key] ??= { signIns: 0, code: 0, userinfo: 0, sandboxCpuUs: 0 });
+        providerCalls[key] ??= { signIns: 0, code: 0, userinfo: 0, sandboxCpuUs: 0 };
+        const acc = providerCalls[key];
         acc.signIns += sample.ok;
         acc.sandboxCpuUs += sandboxCpuAfter.user + sandboxCpuAfter.system - sandboxCpu.user - sandboxCpu.system;
         acc.code += d.code;

@@ -74,7 +74,8 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, call] of Object.entries(clients)) {
         const { cpuUs } = await cpuPerCall(call);
-        (results[name] ??= []).push(cpuUs);
+        results[name] ??= [];
+        results[name].push(cpuUs);
       }
     }
   } finally {

@@ -16,8 +16,10 @@
   window.addEventListener('message', function (event) {
     if (event.origin !== window.location.origin || !event.data) return;
     if (event.data.type === 'fractal:signed-in') {
-      var target = typeof event.data.returnTo === 'string' && event.data.returnTo.charAt(0) === '/' && event.data.returnTo.charAt(1) !== '/' ? event.data.returnTo : '/profile';
-      window.location.assign(target);
+      // Same-origin paths only: browsers read "//host" and "/\host" as another origin.
+      const to = event.data.returnTo;
+      const safe = typeof to === 'string' && to.charAt(0) === '/' && to.charAt(1) !== '/' && to.indexOf('\\') === -1;
+      window.location.assign(safe ? to : '/profile');
     } else if (event.data.type === 'fractal:failed') {
       status.textContent = String(event.data.message || 'Sign-in failed.');
     }

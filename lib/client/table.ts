@@ -17,6 +17,6 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
 }
 
 function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }

@@ -73,7 +73,7 @@ const MAX_DESCRIPTION = 500;
  */
 export function sanitizeProviderText(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return undefined;
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
   if (clean.length === 0) return undefined;
   return clean.length > MAX_DESCRIPTION ? `${clean.slice(0, MAX_DESCRIPTION)}…` : clean;

@@ -27,7 +27,8 @@ export function totalVerifications(users: Iterable<SandboxUser>): StatusTotals {
 export function countryVerifications(users: Iterable<SandboxUser>): Record<string, StatusTotals> {
   const result: Record<string, StatusTotals> = {};
   for (const user of users) {
-    const totals = (result[user.country] ??= emptyTotals());
+    result[user.country] ??= emptyTotals();
+    const totals = result[user.country];
     for (const c of user.verificationCases) totals[statsStatus(c)] += 1;
   }
   return result;

@@ -74,7 +74,10 @@ export class SessionStateStore implements FractalStateStore {
 
   store(req: Request, verifier: string | undefined, state: PendingAuthorization, _meta: object, callback: StoreCallback): void {
     const session = sessionOf(req);
-    if (!session) return callback(missingSession());
+    if (!session) {
+      callback(missingSession());
+      return;
+    }
     const handle = randomBytes(32).toString('base64url');
     const now = Date.now();
     const entries = this.#live(session, now);
@@ -89,9 +92,13 @@ export class SessionStateStore implements FractalStateStore {
 
   verify(req: Request, providedState: string, _meta: object, callback: VerifyCallback): void {
     const session = sessionOf(req);
-    if (!session) return callback(missingSession());
+    if (!session) {
+      callback(missingSession());
+      return;
+    }
     if (typeof providedState !== 'string' || providedState.length === 0 || providedState.length > MAX_STATE_LENGTH) {
-      return callback(null, false, new StateError('The callback has no valid state parameter'));
+      callback(null, false, new StateError('The callback has no valid state parameter'));
+      return;
     }
     const wanted = Buffer.from(digest(providedState), 'base64url');
     const now = Date.now();
@@ -109,10 +116,12 @@ export class SessionStateStore implements FractalStateStore {
     else delete session[this.key];
 
     if (!match) {
-      return callback(null, false, new StateError('Unknown or already used sign-in state; start the sign-in again'));
+      callback(null, false, new StateError('Unknown or already used sign-in state; start the sign-in again'));
+      return;
     }
     if (match.e <= now) {
-      return callback(null, false, new StateError('The sign-in took too long and its state expired; start the sign-in again'));
+      callback(null, false, new StateError('The sign-in took too long and its state expired; start the sign-in again'));
+      return;
     }
     callback(null, match.v ?? true, match.d);
   }

@@ -35,7 +35,6 @@ export interface FractalRequestContext {
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** Set by `createFractalVault(...).middleware()`. */
