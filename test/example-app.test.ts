@@ -230,6 +230,17 @@ describe.each([
     }
   });
 
+  it('answers /api/me with the users/me payload, or 401 without a session', async () => {
+    const { app } = exampleApp({}, redis);
+    const agent = request.agent(app);
+    expect((await agent.get('/api/me')).status).toBe(401);
+    await signIn(agent);
+    const me = await agent.get('/api/me');
+    expect(me.status).toBe(200);
+    expect(me.body.user.uid).toBe(me.body.uid);
+    if (redis) expect((await redis.keys(`${prefix}example:tokens:*`)).length).toBeGreaterThan(0);
+  });
+
   it('answers 401 on /profile/events without a session', async () => {
     const { app } = exampleApp({}, redis);
     expect((await request(app).get('/profile/events')).status).toBe(401);
