@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { redisScript as script } from '../redis-ops';
 
 /**
  * The Lua scripts of `RedisTokenStore`. Each touches only the keys of one user, which share a hash
@@ -8,14 +8,7 @@ import { createHash } from 'node:crypto';
  * - `KEYS[2]` `<prefix>{<hash>}:lock`, a string: the refresh lock owner's random token.
  * Every change publishes on the user's channel so waiting processes wake up at once.
  */
-export interface RedisScript {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): RedisScript {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
+export type { RedisScript } from '../redis-ops';
 
 /** ARGV: data, ttlMs, channel. Returns the new version. */
 export const SET = script(`

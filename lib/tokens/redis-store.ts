@@ -1,8 +1,8 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors/configuration-error';
-import { StoreUnavailableError } from '../errors/store-unavailable-error';
-import { COMPARE_AND_SET, DELETE, PEEK, RELEASE_LOCK, SET, type RedisScript } from './redis-scripts';
+import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis-ops';
+import { COMPARE_AND_SET, DELETE, PEEK, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
 
 export interface RedisTokenStoreOptions {
@@ -33,11 +33,7 @@ export interface RedisTokenStoreOptions {
   retryAfterSeconds?: number;
 }
 
-/** The part of ioredis this store uses, typed loosely enough for both `Redis` and `Cluster`. */
-interface Client {
-  readonly status: string;
-  call(command: string, args: (string | number)[]): Promise<unknown>;
-}
+type Client = RedisCaller;
 
 interface Subscriber {
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
@@ -47,7 +43,6 @@ interface Subscriber {
   disconnect(): void;
 }
 
-const DOWN_STATUSES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 const SUBSCRIBE_WAIT_MS = 250;
 
 /**
@@ -141,27 +136,36 @@ export class RedisTokenStore implements TokenStore {
   async waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void> {
     const { tokens, lock, channel } = this.keysFor(userId);
     const deadline = Date.now() + timeoutMs;
-    let notified = false;
-    let wake: () => void = () => undefined;
-    const woken = new Promise<void>((resolve) => {
-      wake = () => {
-        notified = true;
-        resolve();
-      };
-    });
+    // A notification is only a hint to look again: on a Cluster, PUBLISH reaches the subscriber's
+    // node over the cluster bus later, so a message from a write made before this wait can
+    // arrive during it. Only what the record says ends the wait.
+    let signalled = false;
+    let pending: (() => void) | undefined;
+    const wake = (): void => {
+      signalled = true;
+      pending?.();
+    };
     const subscribed = this.#listen(channel, wake);
     try {
       // Subscribe before looking, so a change between the look and the wait is not missed.
       await raceTimeout(subscribed, Math.min(SUBSCRIBE_WAIT_MS, timeoutMs));
       for (;;) {
+        signalled = false;
         const [version, locked] = (await this.#run('read the token record version', () =>
           this.#eval(PEEK, [tokens, lock], []),
         )) as [number, number];
-        if (notified || Number(version) !== knownVersion || Number(locked) === 0) return;
+        if (Number(version) !== knownVersion || Number(locked) === 0) return;
         const remaining = deadline - Date.now();
         if (remaining <= 0) return;
-        await raceTimeout(woken, Math.min(this.#pollMs, remaining));
-        if (notified) return;
+        if (!signalled) {
+          await raceTimeout(
+            new Promise<void>((resolve) => {
+              pending = resolve;
+            }),
+            Math.min(this.#pollMs, remaining),
+          );
+        }
+        pending = undefined;
       }
     } finally {
       this.#unlisten(channel, wake);
@@ -175,33 +179,12 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /** Runs one operation with a hard timeout; every failure becomes `StoreUnavailableError`. */
-  async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    const status = this.#client.status;
-    if (DOWN_STATUSES.has(status)) {
-      throw new StoreUnavailableError(`Could not ${what}: the Redis connection is ${status}`, undefined, this.#retryAfter);
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
-    });
-    try {
-      return await Promise.race([operation(), timeout]);
-    } catch (err) {
-      if (err instanceof StoreUnavailableError) throw err;
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new StoreUnavailableError(`Could not ${what} in Redis (${reason})`, err, this.#retryAfter);
-    } finally {
-      clearTimeout(timer);
-    }
+  #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return boundedRedisOperation(this.#client, what, operation, { timeoutMs: this.#timeoutMs, retryAfter: this.#retryAfter });
   }
 
-  async #eval(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.#client.call('evalsha', [script.sha, keys.length, ...keys, ...args]);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.#client.call('eval', [script.lua, keys.length, ...keys, ...args]);
-    }
+  #eval(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return evalScript(this.#client, script, keys, args);
   }
 
   #listen(channel: string, listener: () => void): Promise<unknown> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import { boundedRedisOperation, evalScript, redisScript, type RedisCaller, type RedisScript } from '../redis-ops';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors/configuration-error';
-import { StoreUnavailableError } from '../errors/store-unavailable-error';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
 export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
@@ -20,29 +20,17 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
   retryAfterSeconds?: number;
 }
 
-/** The part of ioredis used here; the same on `Redis` and `Cluster`. */
-interface Client {
-  readonly status: string;
-  call(command: string, args: (string | number)[]): Promise<unknown>;
-}
+type Client = RedisCaller;
 
-interface Script {
-  readonly lua: string;
-  readonly sha: string;
-}
-
-function script(lua: string): Script {
-  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
-}
 
 /** Deletes the claim only if it is still ours (it may have expired and been claimed again). */
-const RELEASE = script(`
+const RELEASE = redisScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `);
 
 /** Compare-and-set keeping the larger timestamp; atomic, so concurrent events cannot both win. */
-const KEEP_NEWEST = script(`
+const KEEP_NEWEST = redisScript(`
 local current = tonumber(redis.call('GET', KEYS[1]))
 local candidate = tonumber(ARGV[1])
 if current == nil or candidate > current then
@@ -54,7 +42,6 @@ return redis.call('GET', KEYS[1])
 `);
 
 const DONE = 'done';
-const DOWN_STATUSES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 
 /**
  * Webhook delivery and ordering state in Redis (or Redis Cluster: every operation touches one
@@ -126,31 +113,11 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   /** One operation with a hard deadline; every failure becomes `StoreUnavailableError` (503). */
-  async #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    const status = this.#client.status;
-    if (DOWN_STATUSES.has(status)) {
-      throw new StoreUnavailableError(`Could not ${what}: the Redis connection is ${status}`, undefined, this.#retryAfter);
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
-    });
-    try {
-      return await Promise.race([operation(), timeout]);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new StoreUnavailableError(`Could not ${what} in Redis (${reason})`, err, this.#retryAfter);
-    } finally {
-      clearTimeout(timer);
-    }
+  #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    return boundedRedisOperation(this.#client, what, operation, { timeoutMs: this.#timeoutMs, retryAfter: this.#retryAfter });
   }
 
-  async #eval(script: Script, keys: string[], args: (string | number)[]): Promise<unknown> {
-    try {
-      return await this.#client.call('evalsha', [script.sha, keys.length, ...keys, ...args]);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
-      return this.#client.call('eval', [script.lua, keys.length, ...keys, ...args]);
-    }
+  #eval(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+    return evalScript(this.#client, script, keys, args);
   }
 }

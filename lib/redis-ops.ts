@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import { StoreUnavailableError } from './errors/store-unavailable-error';
+
+/** The part of ioredis the stores use; the same on `Redis` and `Cluster`. */
+export interface RedisCaller {
+  readonly status: string;
+  call(command: string, args: (string | number)[]): Promise<unknown>;
+}
+
+/** A Lua script with its SHA-1, for EVALSHA. */
+export interface RedisScript {
+  readonly lua: string;
+  readonly sha: string;
+}
+
+export function redisScript(lua: string): RedisScript {
+  return { lua, sha: createHash('sha1').update(lua).digest('hex') };
+}
+
+/** ioredis statuses in which a command would wait in the offline queue or fail late. */
+const DOWN_STATUSES = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
+
+/**
+ * Runs one store operation with a hard deadline, whatever the client's options; every failure
+ * becomes `StoreUnavailableError` (503 with Retry-After). ioredis queues commands while
+ * disconnected and retries forever by default, which would hang the request that waits on it.
+ */
+export async function boundedRedisOperation<T>(
+  client: RedisCaller,
+  what: string,
+  operation: () => Promise<T>,
+  limits: { timeoutMs: number; retryAfter: number },
+): Promise<T> {
+  if (DOWN_STATUSES.has(client.status)) {
+    throw new StoreUnavailableError(`Could not ${what}: the Redis connection is ${client.status}`, undefined, limits.retryAfter);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${limits.timeoutMs} ms`)), limits.timeoutMs);
+  });
+  try {
+    return await Promise.race([operation(), timeout]);
+  } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new StoreUnavailableError(`Could not ${what} in Redis (${reason})`, err, limits.retryAfter);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** EVALSHA, falling back to EVAL once when the server does not have the script cached (NOSCRIPT). */
+export async function evalScript(client: RedisCaller, script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+  try {
+    return await client.call('evalsha', [script.sha, keys.length, ...keys, ...args]);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return client.call('eval', [script.lua, keys.length, ...keys, ...args]);
+  }
+}
