@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { ErrorCode } from './errors/codes';
 import { ProviderError } from './errors/provider-error';
 
@@ -5,6 +7,23 @@ import { ProviderError } from './errors/provider-error';
 export const DEFAULT_TIMEOUT_MS = 10_000;
 /** Provider answers larger than this are refused rather than buffered. */
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/*
+ * node:http with keep-alive agents rather than global fetch (undici): fetch costs ~430 µs of CPU
+ * per call against ~120 µs here (bench/tools/http-client-cost.ts), and every sign-in makes two
+ * provider calls, which kept scenario 3 of the benchmarks far below its target.
+ *
+ * One agent per protocol for the whole process, so sockets are reused across strategies, the
+ * token vault and the resource client. `maxSockets` bounds the connections per provider origin
+ * (requests beyond it queue, inside their timeout); `maxFreeSockets` keeps enough idle ones for
+ * bursts. Idle sockets are unref'd by the agent, so they never hold the process open, and the
+ * agent honours the server's `Keep-Alive: timeout=N` hint (closing idle sockets a second
+ * earlier) to avoid reusing a socket the server is about to close. `timeout` closes idle sockets
+ * of servers that send no hint before typical server idle timeouts (Node's default is 5 s).
+ */
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 128, maxFreeSockets: 32, timeout: 4_000, scheduling: 'lifo' } as const;
+const httpAgent = new http.Agent(AGENT_OPTIONS);
+const httpsAgent = new https.Agent(AGENT_OPTIONS);
 
 export interface ProviderResponse {
   status: number;
@@ -32,78 +51,157 @@ export interface ProviderRequest {
  *
  * Errors never carry the request body or headers: they hold client secrets, codes and tokens.
  */
-export async function providerRequest(request: ProviderRequest): Promise<ProviderResponse> {
+export function providerRequest(request: ProviderRequest): Promise<ProviderResponse> {
+  const { endpoint } = request;
   const timeoutMs = request.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    const init: RequestInit = {
-      method: request.method,
-      headers: { accept: 'application/json', ...request.headers },
-      signal: controller.signal,
-      redirect: 'manual',
+
+  return new Promise<ProviderResponse>((resolve, reject) => {
+    let settled = false;
+    let req: http.ClientRequest | undefined;
+
+    const fail = (err: ProviderError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // Destroying the request destroys its socket: a timed-out, oversize or half-read exchange
+      // must never go back to the pool, where the next request would read its leftovers.
+      req?.destroy();
+      reject(err);
     };
-    if (request.body !== undefined) init.body = request.body;
-    const response = await fetch(request.url, init);
-    const text = await readBounded(response, request.endpoint);
-    let json: unknown;
-    let invalidJson = false;
-    if (text.length > 0) {
-      try {
-        json = JSON.parse(text);
-      } catch {
-        invalidJson = true;
-      }
-    }
-    return { status: response.status, headers: response.headers, json, invalidJson };
-  } catch (err) {
-    if (err instanceof ProviderError) throw err;
-    if (controller.signal.aborted) {
-      throw new ProviderError(
-        ErrorCode.PROVIDER_TIMEOUT,
-        request.endpoint,
-        `Fractal ID ${request.endpoint} endpoint did not answer within ${timeoutMs} ms`,
+    const unavailable = (err: unknown): void =>
+      fail(
+        new ProviderError(
+          ErrorCode.PROVIDER_UNAVAILABLE,
+          endpoint,
+          `Fractal ID ${endpoint} endpoint could not be reached (${transportReason(err)})`,
+          { cause: err },
+        ),
       );
-    }
-    throw new ProviderError(
-      ErrorCode.PROVIDER_UNAVAILABLE,
-      request.endpoint,
-      `Fractal ID ${request.endpoint} endpoint could not be reached (${transportReason(err)})`,
-      { cause: err },
+    const tooLarge = (status: number): void =>
+      fail(
+        new ProviderError(ErrorCode.INVALID_PROVIDER_RESPONSE, endpoint, `Fractal ID ${endpoint} answer is larger than ${MAX_BODY_BYTES} bytes`, {
+          providerStatus: status,
+        }),
+      );
+
+    // One timer for everything: waiting for a pooled socket, connect, sending, and the whole answer.
+    const timer = setTimeout(
+      () =>
+        fail(new ProviderError(ErrorCode.PROVIDER_TIMEOUT, endpoint, `Fractal ID ${endpoint} endpoint did not answer within ${timeoutMs} ms`)),
+      timeoutMs,
     );
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
-async function readBounded(response: Response, endpoint: string): Promise<string> {
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
-    await response.body?.cancel();
-    throw new ProviderError(ErrorCode.INVALID_PROVIDER_RESPONSE, endpoint, `Fractal ID ${endpoint} answer is larger than ${MAX_BODY_BYTES} bytes`, {
-      providerStatus: response.status,
-    });
-  }
-  if (!response.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      throw new ProviderError(ErrorCode.INVALID_PROVIDER_RESPONSE, endpoint, `Fractal ID ${endpoint} answer is larger than ${MAX_BODY_BYTES} bytes`, {
-        providerStatus: response.status,
+    try {
+      const url = new URL(request.url);
+      const secure = url.protocol === 'https:';
+      if (!secure && url.protocol !== 'http:') {
+        // What fetch did too: not a transport we speak, reported without the URL.
+        unavailable(new Error('unsupported protocol'));
+        return;
+      }
+      const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
+      const body = request.body;
+      if (body !== undefined) {
+        // fetch's default for a string body; callers normally set their own.
+        if (!hasHeader(headers, 'content-type')) headers['content-type'] = 'text/plain;charset=UTF-8';
+        headers['content-length'] = String(Buffer.byteLength(body));
+      } else if (request.method === 'POST') {
+        headers['content-length'] = '0';
+      }
+
+      const options: http.RequestOptions = { method: request.method, headers, agent: secure ? httpsAgent : httpAgent };
+      // Redirects are never followed (node:http does not): the caller sees the 3xx as it came.
+      req = (secure ? https : http).request(url, options, (res) => {
+        const status = res.statusCode ?? 0;
+        res.on('error', unavailable);
+        // A socket closed before the end of the answer; normally reported by 'error' first.
+        res.on('close', () => {
+          if (!res.complete) unavailable(Object.assign(new Error('response aborted'), { code: 'ECONNRESET' }));
+        });
+
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+          tooLarge(status);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          size += chunk.length;
+          // Counted as it streams: chunked answers declare no length.
+          if (size > MAX_BODY_BYTES) {
+            tooLarge(status);
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          let invalidJson = false;
+          if (text.length > 0) {
+            try {
+              json = JSON.parse(text);
+            } catch {
+              invalidJson = true;
+            }
+          }
+          resolve(responseOf(status, res.rawHeaders, json, invalidJson));
+        });
       });
+      // Connection errors (ECONNREFUSED, ECONNRESET, "socket hang up", DNS): only the code is kept
+      // in the message. Stays attached after settling so a late error is never unhandled.
+      req.on('error', unavailable);
+      req.end(body);
+    } catch (err) {
+      // Synchronous failures: an invalid URL (ERR_INVALID_URL) or header (ERR_INVALID_CHAR).
+      unavailable(err);
     }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  });
 }
 
-/** A short, secret-free reason from undici's error chain (e.g. ECONNREFUSED, UND_ERR_SOCKET). */
+/**
+ * The answer, with `headers` as a WHATWG `Headers` built on first read: almost every caller only
+ * needs status and JSON, and building `Headers` costs a few µs per call for nothing.
+ */
+function responseOf(status: number, rawHeaders: string[], json: unknown, invalidJson: boolean): ProviderResponse {
+  let headers: Headers | undefined;
+  return {
+    status,
+    get headers(): Headers {
+      if (headers === undefined) {
+        headers = new Headers();
+        for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+          try {
+            headers.append(rawHeaders[i]!, rawHeaders[i + 1]!);
+          } catch {
+            // A name or value WHATWG refuses (node:http is more lenient): skipped, as unreadable.
+          }
+        }
+      }
+      return headers;
+    },
+    json,
+    invalidJson,
+  };
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return true;
+  return false;
+}
+
+/** A short, secret-free reason: the error code (e.g. ECONNREFUSED, ECONNRESET, ENOTFOUND). */
 function transportReason(err: unknown): string {
+  // No `instanceof Error`: errors from node core come from another realm under jest's VM contexts.
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') return code;
   const cause = (err as { cause?: { code?: unknown } } | undefined)?.cause;
   if (cause && typeof cause.code === 'string') return cause.code;
-  if (err instanceof Error && typeof (err as { code?: unknown }).code === 'string') return String((err as { code?: unknown }).code);
   return 'network error';
 }
 
