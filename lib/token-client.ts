@@ -1,4 +1,6 @@
+import { isLoopbackHost } from './environments';
 import { ErrorCode } from './errors/codes';
+import { ConfigurationError } from './errors/configuration-error';
 import { ProviderError } from './errors/provider-error';
 import { TokenError } from './errors/token-error';
 import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest } from './http';
@@ -62,6 +64,7 @@ export class TokenClient {
   readonly #options: Required<TokenClientOptions>;
 
   constructor(options: TokenClientOptions) {
+    checkTokenURL(options.tokenURL);
     this.#options = {
       authMethod: 'client_secret_post',
       timeoutMs: DEFAULT_TIMEOUT_MS,
@@ -115,7 +118,9 @@ export class TokenClient {
 
     if (res.status !== 200) {
       if (isRecord(res.json) && typeof res.json.error === 'string') {
-        throw new TokenError(res.json.error, res.json.error_description, res.json.error_uri, res.status);
+        // A provider may echo what it received; never let our own credentials ride out in an error.
+        const sent = [clientSecret, params.code, params.refresh_token, params.code_verifier];
+        throw new TokenError(res.json.error, redact(res.json.error_description, sent), res.json.error_uri, res.status);
       }
       const code = res.status >= 500 || res.status === 429 ? ErrorCode.PROVIDER_UNAVAILABLE : ErrorCode.INVALID_PROVIDER_RESPONSE;
       throw new ProviderError(code, 'token', `Fractal ID token endpoint answered ${res.status} without an OAuth error`, {
@@ -155,4 +160,27 @@ export class TokenClient {
     if (typeof refresh_token === 'string') tokenSet.refreshToken = refresh_token;
     return tokenSet;
   }
+}
+
+/** The token endpoint receives the client secret: HTTPS only, except on loopback (the sandbox). */
+function checkTokenURL(value: unknown): void {
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw new ConfigurationError(`tokenURL must be an absolute URL such as https://auth.fractal.id/oauth/token, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new ConfigurationError('tokenURL must use https (plain http is allowed for loopback hosts only)');
+  }
+}
+
+/** Replaces every occurrence of the given values (those long enough to be secrets) in provider text. */
+function redact(text: unknown, values: readonly (string | undefined)[]): unknown {
+  if (typeof text !== 'string') return text;
+  let result = text;
+  for (const value of values) {
+    if (value !== undefined && value.length >= 8) result = result.split(value).join('[redacted]');
+  }
+  return result;
 }
