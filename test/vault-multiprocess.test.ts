@@ -3,7 +3,7 @@ import { createFractalVault, generateEncryptionKey, RedisTokenStore } from '../l
 import { fetchFractalUser } from '../lib/user-info';
 import { connectRedis, deletePrefix, randomPrefix, SHARED_REDIS } from './helpers/redis';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
-import { forkVaultWorker, type VaultWorker } from './helpers/vault-workers';
+import { forkVaultWorker, stormForOneRefresh, type VaultWorker } from './helpers/vault-workers';
 
 jest.setTimeout(60_000);
 
@@ -50,22 +50,10 @@ describe('token vault across separate Node processes (shared Redis)', () => {
     await localVault().saveTokens(uid, expired(tokenSet));
     const storm = [0, 1, 2, 3].map(() => forkVaultWorker(workerConfig()));
     workers.push(...storm);
-    await Promise.all(storm.map((w) => w.ready));
-    env.sandbox.resetCounts();
-    // A slow token endpoint keeps the refresh in flight while all four processes pile in.
-    env.sandbox.injectFault('token', { kind: 'delay', ms: 400, times: 1 });
-
-    const results = await Promise.all(storm.map((w) => w.storm(uid, 50)));
-
-    expect(results.flatMap((r) => r.errors)).toEqual([]);
-    const tokens = results.flatMap((r) => r.tokens);
-    expect(tokens).toHaveLength(200);
-    expect(new Set(tokens).size).toBe(1);
-    expect(tokens[0]).not.toBe(tokenSet.accessToken);
-    expect(env.sandbox.counts().token).toMatchObject({ refresh_token: 1, failed: 0 });
+    const token = await stormForOneRefresh(storm, env.sandbox, uid, tokenSet.accessToken);
     // The token everyone got is the one stored, and the provider accepts it.
-    expect((await localVault().getTokenSet(uid))?.accessToken).toBe(tokens[0]);
-    expect((await fetchFractalUser(tokens[0] as string, { resourceURL: env.sandbox.domains.resource })).uid).toBe(uid);
+    expect((await localVault().getTokenSet(uid))?.accessToken).toBe(token);
+    expect((await fetchFractalUser(token, { resourceURL: env.sandbox.domains.resource })).uid).toBe(uid);
     await Promise.all(storm.map((w) => w.stop()));
   });
 

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import type { Sandbox } from '../../lib/sandbox';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from '../fixtures/vault-worker';
 
 const WORKER = join(__dirname, '..', 'fixtures', 'vault-worker.ts');
@@ -65,4 +66,29 @@ export function forkVaultWorker(config: WorkerConfig): VaultWorker {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The storm both the plain-Redis and the Cluster tests run: four ready workers, a token endpoint
+ * slowed so the refresh is still in flight while all of them pile in, 50 calls each. Asserts the
+ * single-flight outcome (no errors, 200 identical new tokens, exactly one refresh) and returns the
+ * token everyone got.
+ */
+export async function stormForOneRefresh(
+  workers: readonly VaultWorker[],
+  sandbox: Sandbox,
+  uid: string,
+  oldAccessToken: string,
+): Promise<string> {
+  await Promise.all(workers.map((w) => w.ready));
+  sandbox.resetCounts();
+  sandbox.injectFault('token', { kind: 'delay', ms: 400, times: 1 });
+  const results = await Promise.all(workers.map((w) => w.storm(uid, 50)));
+  expect(results.flatMap((r) => r.errors)).toEqual([]);
+  const tokens = results.flatMap((r) => r.tokens);
+  expect(tokens).toHaveLength(workers.length * 50);
+  expect(new Set(tokens).size).toBe(1);
+  expect(tokens[0]).not.toBe(oldAccessToken);
+  expect(sandbox.counts().token).toMatchObject({ refresh_token: 1, failed: 0 });
+  return tokens[0] as string;
 }
