@@ -251,7 +251,10 @@ export function createApp(deps: AppDeps): express.Express {
     const redisDown = !isFractalError(err) && deps.redis !== undefined && deps.redis.status !== 'ready';
     const status = isFractalError(err) ? err.status : redisDown ? 503 : 500;
     const code = isFractalError(err) ? err.code : redisDown ? ErrorCode.STORE_UNAVAILABLE : 'server_error';
-    if (status === 503) res.set('Retry-After', '5');
+    if (status === 503) {
+      const retryAfter = (err as { retryAfter?: unknown } | null)?.retryAfter;
+      res.set('Retry-After', String(typeof retryAfter === 'number' ? retryAfter : 5));
+    }
     if (status >= 500) log(`sign-in error ${code}: ${err instanceof Error ? err.message : String(err)}`);
     respond(req, res, status, code, explain(code));
   });
@@ -321,6 +324,7 @@ function explain(code: string, info?: unknown): { title: string; body: string } 
       return { title: 'Temporarily unavailable', body: 'The app cannot reach its session store right now. Please try again in a few seconds.' };
     case 'provider_timeout':
     case 'provider_unavailable':
+    case 'refresh_throttled':
     case 'temporarily_unavailable':
     case 'server_error':
       return { title: 'Fractal ID is not reachable', body: 'Fractal ID did not answer in time. Please try again in a minute.' };

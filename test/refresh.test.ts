@@ -112,7 +112,8 @@ describe('refreshing rotated tokens (one process, shared Redis, sandbox provider
   });
 
   test('retries are bounded: a token endpoint that keeps failing gives a provider error, and the tokens are kept', async () => {
-    const vault = t.vault({ retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
+    // Without the per-user backoff, so that the next call tries at once (test/refresh-backoff.test.ts covers it).
+    const vault = t.vault({ retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 }, refreshBackoff: false });
     const { uid, tokenSet } = await t.env.signIn();
     await vault.saveTokens(uid, expired(tokenSet));
     t.env.sandbox.resetCounts();

@@ -34,6 +34,11 @@ export const ErrorCode = {
   REAUTHENTICATION_REQUIRED: 'reauthentication_required',
   /** The token store (Redis) could not be reached. */
   STORE_UNAVAILABLE: 'store_unavailable',
+  /**
+   * Refreshing this user's tokens failed recently and the next attempt must wait (the token
+   * vault's per-user backoff); `retryAfter` says how long. Nothing was lost.
+   */
+  REFRESH_THROTTLED: 'refresh_throttled',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

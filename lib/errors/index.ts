@@ -8,3 +8,4 @@ export { InsufficientScopeError } from './insufficient-scope-error';
 export { ProviderError } from './provider-error';
 export { ReauthenticationRequiredError } from './reauthentication-required-error';
 export { StoreUnavailableError } from './store-unavailable-error';
+export { RefreshThrottledError } from './refresh-throttled-error';

@@ -24,7 +24,9 @@ export const AUTHENTICATION_REQUIRED = ErrorCode.AUTHENTICATION_REQUIRED;
  * - not signed in, or grant gone: browsers (Accept: text/html) are redirected to `signInPath`
  *   with `returnTo`; API clients get 401 JSON and `WWW-Authenticate` (RFC 6750 section 3);
  * - missing scopes: 403 `insufficient_scope` (RFC 6750 section 3.1);
- * - token store down: 503 `store_unavailable` with `Retry-After`.
+ * - token store down: 503 `store_unavailable` with `Retry-After`;
+ * - the token expired and its refresh is in backoff after a failure: 503 `refresh_throttled` with
+ *   `Retry-After`.
  * Other errors (the provider kept failing) go to `next(err)`; `err.status` says 502 or 504.
  * A revoked grant's tokens are deleted before the redirect, so the next visit is simply signed
  * out: there is no loop.
@@ -52,11 +54,14 @@ export function requireFractal(settings: GuardSettings, options: RequireOptions 
         unauthenticated(req, res, settings, ErrorCode.REAUTHENTICATION_REQUIRED, 'The Fractal ID authorization is no longer valid; sign in again', true);
         return;
       }
-      if (code === ErrorCode.STORE_UNAVAILABLE) {
+      if (code === ErrorCode.STORE_UNAVAILABLE || code === ErrorCode.REFRESH_THROTTLED) {
         const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
         res.setHeader('Retry-After', String(typeof retryAfter === 'number' ? retryAfter : 1));
-        // A fixed text: the error's message names Redis hosts, which clients need not see.
-        answer(req, res, 503, ErrorCode.STORE_UNAVAILABLE, 'The token store is unavailable; try again shortly');
+        // Fixed texts: the store's messages name Redis hosts, which clients need not see.
+        const text = code === ErrorCode.STORE_UNAVAILABLE
+          ? 'The token store is unavailable; try again shortly'
+          : 'Fractal ID could not renew the authorization just now; try again shortly';
+        answer(req, res, 503, code, text);
         return;
       }
       next(err);

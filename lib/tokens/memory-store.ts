@@ -18,6 +18,12 @@ interface Lock {
   expiresAt: number;
 }
 
+interface Backoff {
+  failures: number;
+  until: number;
+  expiresAt: number;
+}
+
 const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000;
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -29,6 +35,7 @@ const SWEEP_INTERVAL_MS = 60_000;
 export class MemoryTokenStore implements TokenStore {
   readonly #entries = new Map<string, Entry>();
   readonly #locks = new Map<string, Lock>();
+  readonly #backoffs = new Map<string, Backoff>();
   readonly #events = new EventEmitter();
   readonly #tombstoneTtlMs: number;
   readonly #sweeper: NodeJS.Timeout;
@@ -80,6 +87,19 @@ export class MemoryTokenStore implements TokenStore {
     return true;
   }
 
+  async noteRefreshFailure(userId: string, backoff: { baseMs: number; maxMs: number }): Promise<number> {
+    const now = Date.now();
+    const failures = (this.#backoff(userId)?.failures ?? 0) + 1;
+    const delay = Math.floor(Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(failures - 1, 60)));
+    this.#backoffs.set(userId, { failures, until: now + delay, expiresAt: now + delay + backoff.maxMs });
+    return delay;
+  }
+
+  async refreshBackoffMs(userId: string): Promise<number> {
+    const backoff = this.#backoff(userId);
+    return backoff ? Math.max(0, backoff.until - Date.now()) : 0;
+  }
+
   waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void> {
     const lock = this.#lock(userId);
     if ((this.#entry(userId)?.version ?? 0) !== knownVersion || !lock) return Promise.resolve();
@@ -103,6 +123,7 @@ export class MemoryTokenStore implements TokenStore {
   #write(userId: string, data: string, ttlMs: number): number {
     const version = (this.#entry(userId)?.version ?? 0) + 1;
     this.#entries.set(userId, { version, data, expiresAt: Date.now() + ttlMs });
+    this.#backoffs.delete(userId);
     this.#events.emit(userId);
     return version;
   }
@@ -125,8 +146,18 @@ export class MemoryTokenStore implements TokenStore {
     return lock;
   }
 
+  #backoff(userId: string): Backoff | undefined {
+    const backoff = this.#backoffs.get(userId);
+    if (backoff && backoff.expiresAt <= Date.now()) {
+      this.#backoffs.delete(userId);
+      return undefined;
+    }
+    return backoff;
+  }
+
   #sweep(): void {
     for (const userId of this.#entries.keys()) this.#entry(userId);
     for (const userId of this.#locks.keys()) this.#lock(userId);
+    for (const userId of this.#backoffs.keys()) this.#backoff(userId);
   }
 }

@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors/configuration-error';
 import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis-ops';
-import { COMPARE_AND_SET, DELETE, PEEK, RELEASE_LOCK, SET } from './redis-scripts';
+import { COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
 
 export interface RedisTokenStoreOptions {
@@ -48,7 +48,8 @@ const SUBSCRIBE_WAIT_MS = 250;
 /**
  * Token records in Redis or Redis Cluster, shared by every process of an app. Keys hold no raw
  * user id, email or token: `<prefix>{<sha256(userId)>}:tokens` (encrypted record) and
- * `<prefix>{<sha256(userId)>}:lock` (refresh lock); the hash tag puts both in one cluster slot.
+ * `<prefix>{<sha256(userId)>}:lock` (refresh lock), `<prefix>{<sha256(userId)>}:backoff` (failed
+ * refreshes); the hash tag puts them in one cluster slot.
  */
 export class RedisTokenStore implements TokenStore {
   readonly #client: Client;
@@ -80,13 +81,13 @@ export class RedisTokenStore implements TokenStore {
     this.#retryAfter = options.retryAfterSeconds ?? 1;
   }
 
-  /** The key names of one user's record and lock, and its channel (for tests and operations). */
-  keysFor(userId: string): { tokens: string; lock: string; channel: string } {
+  /** The key names of one user's record, lock and refresh backoff, and its channel (for tests and operations). */
+  keysFor(userId: string): { tokens: string; lock: string; backoff: string; channel: string } {
     const hash = this.#idSecret === undefined
       ? createHash('sha256').update(userId, 'utf8').digest('hex')
       : createHmac('sha256', this.#idSecret).update(userId, 'utf8').digest('hex');
     const base = `${this.#prefix}{${hash}}`;
-    return { tokens: `${base}:tokens`, lock: `${base}:lock`, channel: `${base}:changed` };
+    return { tokens: `${base}:tokens`, lock: `${base}:lock`, backoff: `${base}:backoff`, channel: `${base}:changed` };
   }
 
   get(userId: string): Promise<StoredTokens | null> {
@@ -100,14 +101,14 @@ export class RedisTokenStore implements TokenStore {
   }
 
   set(userId: string, data: string, ttlMs: number): Promise<number> {
-    const { tokens, channel } = this.keysFor(userId);
-    return this.#run('write the token record', async () => Number(await this.#eval(SET, [tokens], [data, ttl(ttlMs), channel])));
+    const { tokens, backoff, channel } = this.keysFor(userId);
+    return this.#run('write the token record', async () => Number(await this.#eval(SET, [tokens, backoff], [data, ttl(ttlMs), channel])));
   }
 
   compareAndSet(userId: string, expectedVersion: number, data: string, ttlMs: number, lockToken: string): Promise<number | null> {
-    const { tokens, lock, channel } = this.keysFor(userId);
+    const { tokens, lock, backoff, channel } = this.keysFor(userId);
     return this.#run('write the refreshed token record', async () => {
-      const version = Number(await this.#eval(COMPARE_AND_SET, [tokens, lock], [expectedVersion, data, ttl(ttlMs), lockToken, channel]));
+      const version = Number(await this.#eval(COMPARE_AND_SET, [tokens, lock, backoff], [expectedVersion, data, ttl(ttlMs), lockToken, channel]));
       return version > 0 ? version : null;
     });
   }
@@ -131,6 +132,18 @@ export class RedisTokenStore implements TokenStore {
   releaseLock(userId: string, lockToken: string): Promise<boolean> {
     const { lock, channel } = this.keysFor(userId);
     return this.#run('release the refresh lock', async () => Number(await this.#eval(RELEASE_LOCK, [lock], [lockToken, channel])) === 1);
+  }
+
+  noteRefreshFailure(userId: string, backoff: { baseMs: number; maxMs: number }): Promise<number> {
+    const key = this.keysFor(userId).backoff;
+    return this.#run('record a failed refresh', async () =>
+      Number(await this.#eval(NOTE_REFRESH_FAILURE, [key], [ttl(backoff.baseMs), ttl(backoff.maxMs)])),
+    );
+  }
+
+  refreshBackoffMs(userId: string): Promise<number> {
+    const key = this.keysFor(userId).backoff;
+    return this.#run('read the refresh backoff', async () => Number(await this.#eval(REFRESH_BACKOFF, [key], [])));
   }
 
   async waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void> {

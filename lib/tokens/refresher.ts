@@ -1,6 +1,7 @@
 import { ErrorCode } from '../errors/codes';
 import { ProviderError } from '../errors/provider-error';
 import { ReauthenticationRequiredError } from '../errors/reauthentication-required-error';
+import { RefreshThrottledError } from '../errors/refresh-throttled-error';
 import type { FractalTokenSet, TokenClient } from '../token-client';
 import { openRecord, sealRecord, type VaultRecord } from './codec';
 import type { Keyring } from './keyring';
@@ -22,6 +23,8 @@ export interface RefresherSettings {
   lockTtlMs: number;
   waitTimeoutMs: number;
   retry: ResolvedRetry;
+  /** Per-user backoff after a failed refresh; `null` turns it off. */
+  backoff: { baseMs: number; maxMs: number } | null;
   hooks?: RefresherHooks;
 }
 
@@ -40,7 +43,11 @@ const MAX_ROUNDS = 3;
  *   change notification and read the new set;
  * - the new set is written (fenced by version and lock) BEFORE anyone gets the new access token,
  *   so a crash between the token response and the write loses nothing: the old refresh token
- *   still works, because the provider revokes it only once the new access token is used.
+ *   still works, because the provider revokes it only once the new access token is used;
+ * - a refresh that failed (after its retries) starts a per-user backoff in the store, shared by
+ *   every process: until it ends, nobody asks the token endpoint for that user again. Callers get
+ *   the current access token while it has not expired, `RefreshThrottledError` after that. A
+ *   provider outage thus costs one attempt per user per backoff, not a few per request.
  *
  * @see shared docs, "Refresh with rotation"
  */
@@ -103,7 +110,12 @@ export class Refresher {
           const current = await this.read(userId);
           if (!current) throw noTokens();
           if (current.version !== stale.version && this.#usable(current, rejected)) return current.tokenSet;
-          const written = await this.#refreshLocked(userId, current, lock);
+          const backoffMs = await this.#backoffMs(userId);
+          if (backoffMs > 0) {
+            if (this.#usable(current, rejected)) return current.tokenSet;
+            throw new RefreshThrottledError(backoffMs);
+          }
+          const written = await this.#refreshLocked(userId, current, lock, rejected);
           if (written) return written;
         } finally {
           await store.releaseLock(userId, lock).catch(() => undefined);
@@ -126,8 +138,11 @@ export class Refresher {
     }
   }
 
-  /** Holding the lock: refresh at the provider, then write with fencing. `null` when the write lost. */
-  async #refreshLocked(userId: string, current: Current, lock: string): Promise<FractalTokenSet | null> {
+  /**
+   * Holding the lock: refresh at the provider, then write with fencing. `null` when the write lost.
+   * After a failure (other than a revoked grant) the still-valid current set, if any.
+   */
+  async #refreshLocked(userId: string, current: Current, lock: string, rejected: string | undefined): Promise<FractalTokenSet | null> {
     const { store, keyring, tokenClient, retry, hooks } = this.#s;
     const refreshToken = current.tokenSet.refreshToken;
     if (refreshToken === undefined) {
@@ -138,7 +153,12 @@ export class Refresher {
     try {
       ({ tokenSet } = await withRetry(retry, () => tokenClient.refresh(refreshToken, current.tokenSet.scopes)));
     } catch (err) {
-      if ((err as { code?: unknown } | null)?.code !== ErrorCode.INVALID_GRANT) throw err;
+      if ((err as { code?: unknown } | null)?.code !== ErrorCode.INVALID_GRANT) {
+        await this.#noteFailure(userId);
+        // The access token we hold has not expired: a failed early refresh need not fail the request.
+        if (this.#usable(current, rejected)) return current.tokenSet;
+        throw err;
+      }
       // Another process may have rotated in the meantime (our lock expired): then use its set.
       const after = await this.read(userId);
       if (after && after.version !== current.version) return null;
@@ -154,6 +174,19 @@ export class Refresher {
     const version = await store.compareAndSet(userId, current.version, data, this.#ttlFor(tokenSet, obtainedAt), lock);
     // Lost the lock or the record changed: discard ours (never used, so harmless) and read theirs.
     return version === null ? null : tokenSet;
+  }
+
+  /** Ms until this user's refresh backoff ends; 0 when off, none, or the store cannot say (never blocks a refresh). */
+  async #backoffMs(userId: string): Promise<number> {
+    if (!this.#s.backoff || !this.#s.store.refreshBackoffMs) return 0;
+    return this.#s.store.refreshBackoffMs(userId).catch(() => 0);
+  }
+
+  /** Best effort: a store that cannot record the failure must not hide the provider's error. */
+  async #noteFailure(userId: string): Promise<void> {
+    const { backoff, store } = this.#s;
+    if (!backoff || !store.noteRefreshFailure) return;
+    await store.noteRefreshFailure(userId, backoff).catch(() => undefined);
   }
 
   /** Valid for longer than the skew (capped at half the token's lifetime, so short tokens do not refresh on every call). */

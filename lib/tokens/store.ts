@@ -51,6 +51,21 @@ export interface TokenStore {
    */
   waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void>;
 
+  /**
+   * Records a failed refresh attempt for the user and starts a backoff of
+   * `min(maxMs, baseMs * 2^(failures - 1))`, counting the failures since the last successful write
+   * (a failure more than `maxMs` after the previous backoff ended starts the count again). Resolves
+   * to the backoff in ms. Every successful `set` or `compareAndSet` forgets the failures.
+   *
+   * Optional: without it (and {@link refreshBackoffMs}) the vault does not throttle refreshes.
+   * Both built-in stores implement it, on one clock (Redis's own `TIME` for `RedisTokenStore`),
+   * so that every process sees the same backoff.
+   */
+  noteRefreshFailure?(userId: string, backoff: { baseMs: number; maxMs: number }): Promise<number>;
+
+  /** Milliseconds until the user's backoff ends; 0 when a refresh may be attempted now. */
+  refreshBackoffMs?(userId: string): Promise<number>;
+
   /** Releases resources the store created itself (never the client it was given). */
   close?(): Promise<void>;
 }

@@ -42,6 +42,14 @@ export interface FractalVaultOptions {
   /** Retries of transient token endpoint failures (5xx, 429, timeouts). Default 3 attempts, 250 ms..2 s jittered backoff. */
   retry?: RetryOptions;
   /**
+   * After a refresh failed (once its retries are spent; a revoked grant is not a failure but a
+   * sign-out), nobody asks the token endpoint for that user again for `baseMs`, doubling with each
+   * further failure up to `maxMs`. Shared by every process through the store. Meanwhile callers
+   * get the current access token while it has not expired, then `refresh_throttled` (503 with
+   * `Retry-After`). `false` turns it off. Default `{ baseMs: 1000, maxMs: 60000 }`.
+   */
+  refreshBackoff?: { baseMs?: number; maxMs?: number } | false;
+  /**
    * Lifetime of the per-user refresh lock. A holder that stalls longer is fenced off (its write is
    * refused). Default: enough for every retry to time out, plus 5 s.
    */
@@ -122,6 +130,7 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
     lockTtlMs,
     waitTimeoutMs: options.waitTimeoutMs ?? lockTtlMs + 5000,
     retry,
+    backoff: resolveBackoff(options.refreshBackoff),
     ...(options.hooks ? { hooks: options.hooks } : {}),
   });
   const resolveUserId = options.userId ?? defaultUserId;
@@ -158,6 +167,16 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
     context,
   };
   return vault;
+}
+
+function resolveBackoff(option: FractalVaultOptions['refreshBackoff']): { baseMs: number; maxMs: number } | null {
+  if (option === false) return null;
+  const baseMs = option?.baseMs ?? 1000;
+  const maxMs = option?.maxMs ?? 60_000;
+  if (!Number.isFinite(baseMs) || !Number.isFinite(maxMs) || baseMs < 1 || maxMs < baseMs) {
+    throw new ConfigurationError('`refreshBackoff` needs 1 <= baseMs <= maxMs (milliseconds), or false');
+  }
+  return { baseMs, maxMs };
 }
 
 function checkUserId(userId: string): string {

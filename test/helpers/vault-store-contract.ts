@@ -200,5 +200,66 @@ export function describeTokenStoreContract(name: string, create: () => Promise<S
       expect(time).toBeLessThan(2000);
       expect(await store.acquireLock(id, LONG)).not.toBeNull();
     });
+
+    describe('refresh backoff', () => {
+      const policy = { baseMs: 1000, maxMs: 4000 };
+      const noteFailure = (id: string, p = policy) => required(store.noteRefreshFailure).call(store, id, p);
+      const backoffMs = (id: string) => required(store.refreshBackoffMs).call(store, id);
+
+      test('a user without failures has no backoff', async () => {
+        expect(await backoffMs(user())).toBe(0);
+      });
+
+      test('each failure doubles the backoff, up to maxMs, per user', async () => {
+        const [id, other] = [user(), user()];
+        const delays = [];
+        for (let i = 0; i < 5; i++) delays.push(await noteFailure(id));
+        expect(delays).toEqual([1000, 2000, 4000, 4000, 4000]);
+        const left = await backoffMs(id);
+        expect(left).toBeGreaterThan(3000);
+        expect(left).toBeLessThanOrEqual(4000);
+        expect(await backoffMs(other)).toBe(0);
+      });
+
+      test('the backoff ends on its own', async () => {
+        const id = user();
+        await noteFailure(id, { baseMs: 150, maxMs: 150 });
+        expect(await backoffMs(id)).toBeGreaterThan(0);
+        await sleep(250);
+        expect(await backoffMs(id)).toBe(0);
+      });
+
+      test('a successful set or compareAndSet forgets the failures', async () => {
+        const [signedIn, refreshed] = [user(), user()];
+        await noteFailure(signedIn);
+        await noteFailure(signedIn);
+        await store.set(signedIn, 'new grant', LONG);
+        expect(await backoffMs(signedIn)).toBe(0);
+        expect(await noteFailure(signedIn)).toBe(1000);
+
+        const v1 = await store.set(refreshed, 'old', LONG);
+        await noteFailure(refreshed);
+        await noteFailure(refreshed);
+        const lock = await store.acquireLock(refreshed, LONG);
+        expect(await store.compareAndSet(refreshed, v1, 'new', LONG, lock as string)).not.toBeNull();
+        expect(await backoffMs(refreshed)).toBe(0);
+        expect(await noteFailure(refreshed)).toBe(1000);
+      });
+
+      test('a refused compareAndSet keeps the failures', async () => {
+        const id = user();
+        const v1 = await store.set(id, 'old', LONG);
+        await noteFailure(id);
+        expect(await store.compareAndSet(id, v1, 'new', LONG, 'not-the-lock')).toBeNull();
+        expect(await backoffMs(id)).toBeGreaterThan(0);
+        expect(await noteFailure(id)).toBe(2000);
+      });
+    });
   });
+}
+
+/** The backoff methods are optional in the interface; every built-in store must have them. */
+function required<T>(method: T | undefined): T {
+  if (method === undefined) throw new Error('this store does not implement the refresh backoff');
+  return method;
 }
