@@ -25,9 +25,10 @@ export interface FractalTokenSet {
   refreshToken?: string;
   tokenType: 'bearer';
   /**
-   * Epoch milliseconds after which the access token must not be used: the earlier of the provider's
-   * `created_at + expires_in` and our own request time `+ expires_in`, so that neither clock skew
-   * nor a slow answer can make a dead token look fresh.
+   * Epoch milliseconds, on this machine's clock, after which the access token must not be used:
+   * the time we sent the token request plus `expires_in`. Measured from before sending, so a slow
+   * answer only makes it earlier; the provider's `created_at` is not used (see `#toTokenSet`), so
+   * the provider's clock running ahead or behind ours changes nothing.
    */
   expiresAt: number;
   /** Granted scopes: the token response is the source of truth (provider docs, "Scope narrowing"). */
@@ -148,12 +149,16 @@ export class TokenClient {
       throw invalid('created_at is not a number');
     }
 
-    const localExpiry = sentAt + lifetime * 1000;
-    const providerExpiry = typeof created_at === 'number' ? (created_at + lifetime) * 1000 : Infinity;
+    // RFC 6749 section 5.1: `expires_in` counts from the response. The provider enforces it on its own
+    // clock from the moment it answered, which is after `sentAt`, so `sentAt + expires_in` is never
+    // late whatever the two clocks say. `created_at` would add nothing but skew: it is the
+    // provider's clock (a provider 3 h behind made every token look expired on arrival), and
+    // Doorkeeper's `expires_in` is already what remains of a reused token (`expires_in_seconds`),
+    // so `created_at + expires_in` would count that token's age twice.
     const tokenSet: FractalTokenSet = {
       accessToken: access_token,
       tokenType: 'bearer',
-      expiresAt: Math.min(localExpiry, providerExpiry),
+      expiresAt: sentAt + lifetime * 1000,
       // RFC 6749 section 5.1: scope may be omitted when identical to the requested one.
       scopes: typeof scope === 'string' ? normalizeScopes(scope) : [...fallbackScopes],
     };

@@ -88,8 +88,8 @@ describe('FractalClient app token', () => {
   });
 
   test('reuses the token until shortly before it expires, then fetches a new one before the provider would refuse it', async () => {
-    // Two seconds at the sandbox (created_at has whole seconds, so 1 to 2 s for us); with a 200 ms
-    // margin the token is reused for at least 0.8 s, and replaced 1.9 s later.
+    // Two seconds from our send time; with a 200 ms margin the token is reused for 1.8 s, and
+    // replaced 1.9 s later.
     env.sandbox.setTokenLifetimes({ accessToken: 2 });
     const client = env.client({ expiryMarginMs: 200 });
 

@@ -10,6 +10,11 @@ beforeAll(async () => {
   const app = express();
   app.post('/oauth/token', express.urlencoded({ extended: false }), (req, res) => {
     const body = req.body as Record<string, string>;
+    if (body.code === 'reused') {
+      // Doorkeeper with reuse_access_token: a token created 90 minutes ago, `expires_in` is what remains of it.
+      res.json({ access_token: 'at', token_type: 'bearer', expires_in: 1800, created_at: Math.floor(Date.now() / 1000) - 5400 });
+      return;
+    }
     res.status(400).json({
       error: 'invalid_grant',
       error_description: `secret ${body.client_secret} code ${body.code} refresh ${body.refresh_token} verifier ${body.code_verifier}`,
@@ -34,6 +39,14 @@ it('redacts the secret, code and verifier it sent when the provider echoes them 
   expect((err as { code?: string }).code).toBe('invalid_grant');
   expect(rendered).toContain('[redacted]');
   for (const value of [secret, code, verifier]) expect(rendered).not.toContain(value);
+});
+
+it('counts expires_in from our send time and ignores created_at (Doorkeeper sends what remains of a reused token)', async () => {
+  const client = new TokenClient({ tokenURL, clientID: 'id', clientSecret: secret });
+  const before = Date.now();
+  const { tokenSet } = await client.exchangeCode({ code: 'reused', redirectUri: 'http://localhost/cb', requestedScopes: [] });
+  expect(tokenSet.expiresAt).toBeGreaterThanOrEqual(before + 1800 * 1000);
+  expect(tokenSet.expiresAt).toBeLessThanOrEqual(Date.now() + 1800 * 1000);
 });
 
 it('redacts the refresh token it sent', async () => {
