@@ -187,3 +187,33 @@ describe('pending sign-ins per session', () => {
     expect(newest.body).toMatchObject({ outcome: 'error', code: 'invalid_grant' });
   });
 });
+
+describe('callback size limits', () => {
+  it('a parameter over 4 KiB is refused with 400 invalid_callback without spending the pending sign-in', async () => {
+    const { app } = buildApp(sandbox);
+    const agent = newAgent(app);
+    const authorizeUrl = await startSignIn(agent);
+    const state = new URL(authorizeUrl).searchParams.get('state')!;
+    for (const oversized of [{ code: 'c'.repeat(4097), state }, { error: 'access_denied', error_description: 'd'.repeat(4097), state }]) {
+      const res = await agent.get(`${CALLBACK_PATH}?${new URLSearchParams(oversized)}`);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ outcome: 'fail', code: 'invalid_callback' });
+    }
+    expect((await agent.get('/me')).body.pending).toBe(1);
+    const location = await sandbox.authorize(authorizeUrl);
+    expect((await agent.get(callbackPathOf(location))).body.outcome).toBe('success');
+  });
+
+  it("a callback URL beyond Node's 16 KiB header limit gets 431 from the HTTP server, which keeps serving", async () => {
+    const { app } = buildApp(sandbox);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const res = await request(server).get(`${CALLBACK_PATH}?${new URLSearchParams({ code: 'c'.repeat(20_000), state: 's' })}`);
+      expect(res.status).toBe(431);
+      expect((await request(server).get('/me')).status).toBe(200);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
