@@ -194,7 +194,8 @@ describe('callback size limits', () => {
     const agent = newAgent(app);
     const authorizeUrl = await startSignIn(agent);
     const state = new URL(authorizeUrl).searchParams.get('state')!;
-    for (const oversized of [{ code: 'c'.repeat(4097), state }, { error: 'access_denied', error_description: 'd'.repeat(4097), state }]) {
+    const oversizedQueries: Record<string, string>[] = [{ code: 'c'.repeat(4097), state }, { error: 'access_denied', error_description: 'd'.repeat(4097), state }];
+    for (const oversized of oversizedQueries) {
       const res = await agent.get(`${CALLBACK_PATH}?${new URLSearchParams(oversized)}`);
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ outcome: 'fail', code: 'invalid_callback' });
