@@ -10,6 +10,8 @@ import { prepareUser, runnerVault, TOKEN_CLIENT_REDIRECT, vaultSettings } from '
 
 const TARGET_RATIO = 0.9;
 const TARGET_ROUND_TRIPS = 1;
+/** The opt-in per-process record cache of `RedisTokenStore`, measured as a fourth variant. */
+const CACHE_TTL_MS = 5000;
 
 interface RoundTrips {
   requests: number;
@@ -33,8 +35,9 @@ export async function protectedRoute(ctx: BenchContext): Promise<ScenarioResult>
     { script: 'protected.ts', name: 'bare', config: { ...base, mode: 'bare' } },
     { script: 'protected.ts', name: 'baseline', config: { ...base, mode: 'baseline' } },
     { script: 'protected.ts', name: 'fractal', config: { ...base, mode: 'fractal', vault: vaultSettings(ctx, client) } },
+    { script: 'protected.ts', name: 'fractal-cached', config: { ...base, mode: 'fractal', vault: { ...vaultSettings(ctx, client), cacheTtlMs: CACHE_TTL_MS } } },
   ]);
-  const [bare, baseline, ours] = servers as [ChildServer, ChildServer, ChildServer];
+  const [bare, baseline, ours, cached] = servers as [ChildServer, ChildServer, ChildServer, ChildServer];
   try {
     const headers = { cookie: user.cookie, accept: 'application/json' };
     for (const server of servers) {
@@ -51,17 +54,24 @@ export async function protectedRoute(ctx: BenchContext): Promise<ScenarioResult>
       [
         side('baseline', 'session + connect-redis + passport (baseline)', baseline),
         side('fractal', 'baseline + vault.require() + getAccessToken()', ours),
+        side('cached', `the same, RedisTokenStore cacheTtlMs ${CACHE_TTL_MS}`, cached),
         side('bare', 'bare Express JSON route (reference)', bare),
       ],
       { ...ctx.settings, log: ctx.log },
     );
 
-    const trips = { baseline: await countRoundTrips(ctx, baseline, headers), fractal: await countRoundTrips(ctx, ours, headers) };
+    const trips = {
+      baseline: await countRoundTrips(ctx, baseline, headers),
+      fractal: await countRoundTrips(ctx, ours, headers),
+      cached: await countRoundTrips(ctx, cached, headers),
+    };
     const total = (counts: Record<string, number>) => sum(Object.values(counts));
     const tokenTrips = total(trips.fractal.commandstats) - total(trips.baseline.commandstats);
     const tokenTripsSent = total(trips.fractal.sent) - total(trips.baseline.sent);
-    const [b, f] = summaries as [(typeof summaries)[0], (typeof summaries)[0]];
+    const [b, f, c] = summaries as [(typeof summaries)[0], (typeof summaries)[0], (typeof summaries)[0]];
     const paired = pairedRatios(b, f);
+    const pairedCached = pairedRatios(b, c);
+    const cachedTrips = total(trips.cached.commandstats) - total(trips.baseline.commandstats);
     const ratio = paired.median;
     const ratioOfMedians = f.rps / b.rps;
     const describe = (counts: Record<string, number>) =>
@@ -76,6 +86,8 @@ export async function protectedRoute(ctx: BenchContext): Promise<ScenarioResult>
         ['baseline', describe(trips.baseline.commandstats), describe(trips.baseline.sent), fmt.per(total(trips.baseline.commandstats))],
         ['ours', describe(trips.fractal.commandstats), describe(trips.fractal.sent), fmt.per(total(trips.fractal.commandstats))],
         ['ours - baseline (token)', '', '', fmt.per(tokenTrips)],
+        ['ours, cached', describe(trips.cached.commandstats), describe(trips.cached.sent), fmt.per(total(trips.cached.commandstats))],
+        ['ours, cached - baseline (token)', '', '', fmt.per(cachedTrips)],
       ],
     };
     const notes = [
@@ -95,9 +107,14 @@ export async function protectedRoute(ctx: BenchContext): Promise<ScenarioResult>
       verdicts: [
         verdict(`protected route throughput ratio >= ${TARGET_RATIO}`, ratioText(paired, ratioOfMedians), ratio >= TARGET_RATIO && f.failed === 0),
         verdict(`token Redis round trips per request <= ${TARGET_ROUND_TRIPS}`, `${fmt.per(tokenTrips)} (server's own count ${fmt.per(tokenTripsSent)})`, tokenTrips <= TARGET_ROUND_TRIPS + 0.01),
+        verdict(
+          `protected route throughput ratio >= ${TARGET_RATIO} with cacheTtlMs ${CACHE_TTL_MS}`,
+          ratioText(pairedCached, c.rps / b.rps),
+          pairedCached.median >= TARGET_RATIO && c.failed === 0,
+        ),
       ],
       notes,
-      data: { summaries, ratio, ratioOfMedians, roundTrips: trips, tokenRoundTrips: tokenTrips, tokenRoundTripsSent: tokenTripsSent },
+      data: { summaries, ratio, ratioOfMedians, cachedRatio: pairedCached.median, roundTrips: trips, tokenRoundTrips: tokenTrips, tokenRoundTripsSent: tokenTripsSent, cachedTokenRoundTrips: cachedTrips },
     };
   } finally {
     await stopAll(servers);

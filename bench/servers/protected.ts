@@ -2,7 +2,8 @@
  * Scenarios 1 and 4: a JSON route behind a signed-in session.
  * - `bare`: Express 5 JSON route, nothing else (reference point);
  * - `baseline`: express-session + connect-redis + passport session, `req.isAuthenticated()` check;
- * - `fractal`: the same plus the token vault: `vault.require()` and `req.fractal.getAccessToken()`.
+ * - `fractal`: the same plus the token vault: `vault.require()` and `req.fractal.getAccessToken()`;
+ *   with `cacheTtlMs`, the token store keeps records in process (`RedisTokenStore` option).
  * Routes: GET /api/data (the measured route), GET /api/me (fractal only: the token used at
  * /v2/users/me, for the refresh storm).
  */
@@ -19,6 +20,7 @@ export interface ProtectedConfig extends AppConfig {
     clientID: string;
     clientSecret: string;
     domains: { frontend: string; auth: string; resource: string };
+    cacheTtlMs?: number;
   };
 }
 
@@ -51,7 +53,7 @@ async function main(): Promise<void> {
     const vaultConfig = config.vault;
     if (!vaultConfig) throw new Error('fractal mode needs vault settings');
     const { createFractalVault, RedisTokenStore } = loadTokens();
-    const store = new RedisTokenStore({ client: redis.client, prefix: `${config.prefix}tokens:` });
+    const store = new RedisTokenStore({ client: redis.client, prefix: `${config.prefix}tokens:`, cacheTtlMs: vaultConfig.cacheTtlMs ?? 0 });
     const vault = createFractalVault({
       store,
       encryptionKeys: [vaultConfig.encryptionKey],

@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors/configuration-error';
 import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis-ops';
+import { LocalRecordCache } from './local-cache';
 import { COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
 
@@ -31,15 +32,29 @@ export interface RedisTokenStoreOptions {
   idSecret?: string;
   /** `Retry-After` seconds put on `StoreUnavailableError`. Default 1. */
   retryAfterSeconds?: number;
+  /**
+   * Keep records read on the request path in this process for up to this many ms, so that a
+   * request with a fresh token costs no Redis round trip. Entries are dropped on the change
+   * notification every write publishes, on this process's own writes, and all at once whenever
+   * the notification connection is not subscribed; so another process's refresh or logout reaches
+   * this process as fast as its notification does, and `cacheTtlMs` bounds the rest. Refreshes
+   * and writes always read Redis itself. Default 0 (off).
+   */
+  cacheTtlMs?: number;
+  /** Records kept at most with `cacheTtlMs` (oldest dropped first). Default 10 000. */
+  cacheMaxEntries?: number;
 }
 
 type Client = RedisCaller;
 
 interface Subscriber {
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  on(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'ready' | 'close' | 'reconnecting' | 'end', listener: () => void): unknown;
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
+  psubscribe(...patterns: string[]): Promise<unknown>;
   disconnect(): void;
 }
 
@@ -61,6 +76,10 @@ export class RedisTokenStore implements TokenStore {
   readonly #idSecret: string | undefined;
   readonly #retryAfter: number;
   readonly #listeners = new Map<string, Set<() => void>>();
+  readonly #cache: LocalRecordCache<StoredTokens | null> | undefined;
+  /** Counts subscriber connection losses, so a subscription confirmed for an older connection is ignored. */
+  #connection = 0;
+  #cacheSubscribed = false;
   #subscriber: Subscriber | undefined;
 
   constructor(options: RedisTokenStoreOptions) {
@@ -79,6 +98,11 @@ export class RedisTokenStore implements TokenStore {
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 24 * 60 * 60 * 1000;
     this.#idSecret = options.idSecret;
     this.#retryAfter = options.retryAfterSeconds ?? 1;
+    const cacheTtlMs = options.cacheTtlMs ?? 0;
+    if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) throw new ConfigurationError('RedisTokenStore `cacheTtlMs` must be 0 (off) or a positive number of ms');
+    if (cacheTtlMs > 0) {
+      this.#cache = new LocalRecordCache({ ttlMs: cacheTtlMs, maxEntries: Math.max(1, options.cacheMaxEntries ?? 10_000) });
+    }
   }
 
   /** The key names of one user's record, lock and refresh backoff, and its channel (for tests and operations). */
@@ -90,24 +114,27 @@ export class RedisTokenStore implements TokenStore {
     return { tokens: `${base}:tokens`, lock: `${base}:lock`, backoff: `${base}:backoff`, channel: `${base}:changed` };
   }
 
-  get(userId: string): Promise<StoredTokens | null> {
+  async get(userId: string, options?: { cached?: boolean }): Promise<StoredTokens | null> {
     const { tokens } = this.keysFor(userId);
-    return this.#run('read the token record', async () => {
-      const reply = (await this.#client.call('hmget', [tokens, 'v', 'd'])) as [unknown, unknown];
-      const data = reply[1];
-      if (data === null || data === undefined) return null;
-      return { version: Number(reply[0]), data: String(data) };
-    });
+    const cache = options?.cached ? this.#cache : undefined;
+    if (!cache) return this.#read(tokens);
+    const hit = cache.get(tokens);
+    if (hit !== undefined) return hit;
+    if (!this.#cacheSubscribed) this.#subscribeForCache();
+    const generation = cache.generation(tokens);
+    const stored = await this.#read(tokens);
+    cache.keep(tokens, generation, stored);
+    return stored;
   }
 
   set(userId: string, data: string, ttlMs: number): Promise<number> {
     const { tokens, backoff, channel } = this.keysFor(userId);
-    return this.#run('write the token record', async () => Number(await this.#eval(SET, [tokens, backoff], [data, ttl(ttlMs), channel])));
+    return this.#write(tokens, 'write the token record', async () => Number(await this.#eval(SET, [tokens, backoff], [data, ttl(ttlMs), channel])));
   }
 
   compareAndSet(userId: string, expectedVersion: number, data: string, ttlMs: number, lockToken: string): Promise<number | null> {
     const { tokens, lock, backoff, channel } = this.keysFor(userId);
-    return this.#run('write the refreshed token record', async () => {
+    return this.#write(tokens, 'write the refreshed token record', async () => {
       const version = Number(await this.#eval(COMPARE_AND_SET, [tokens, lock, backoff], [expectedVersion, data, ttl(ttlMs), lockToken, channel]));
       return version > 0 ? version : null;
     });
@@ -116,7 +143,7 @@ export class RedisTokenStore implements TokenStore {
   delete(userId: string, expectedVersion?: number): Promise<boolean> {
     const { tokens, channel } = this.keysFor(userId);
     const expected = expectedVersion === undefined ? '' : expectedVersion;
-    return this.#run('delete the token record', async () =>
+    return this.#write(tokens, 'delete the token record', async () =>
       Number(await this.#eval(DELETE, [tokens], [expected, ttl(this.#tombstoneTtlMs), channel])) === 1,
     );
   }
@@ -189,6 +216,60 @@ export class RedisTokenStore implements TokenStore {
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;
     this.#listeners.clear();
+    this.#cacheSubscribed = false;
+    this.#cache?.setDown();
+  }
+
+  #read(tokens: string): Promise<StoredTokens | null> {
+    return this.#run('read the token record', async () => {
+      const reply = (await this.#client.call('hmget', [tokens, 'v', 'd'])) as [unknown, unknown];
+      const data = reply[1];
+      if (data === null || data === undefined) return null;
+      return { version: Number(reply[0]), data: String(data) };
+    });
+  }
+
+  /** A write, after which this process's cached copy is dropped at once (even when the write timed out: it may have landed). */
+  async #write<T>(tokens: string, what: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#run(what, operation);
+    } finally {
+      this.#cache?.invalidate(tokens);
+    }
+  }
+
+  /**
+   * Subscribes the notification connection to every user's channel under the prefix, for the
+   * cache. The cache keeps results only between a confirmed subscription and the next sign of
+   * trouble on that connection; ioredis resubscribes after a reconnect, and so do we, to know when.
+   */
+  #subscribeForCache(): void {
+    const cache = this.#cache;
+    if (!cache) return;
+    this.#cacheSubscribed = true;
+    const subscriber = this.#subscriberClient();
+    const pattern = `${escapeGlob(this.#prefix)}{*}:changed`;
+    const subscribe = (): void => {
+      const connection = this.#connection;
+      subscriber.psubscribe(pattern).then(
+        () => {
+          if (connection === this.#connection && this.#subscriber === subscriber) cache.setLive();
+        },
+        () => undefined,
+      );
+    };
+    const down = (): void => {
+      this.#connection++;
+      cache.setDown();
+    };
+    subscriber.on('close', down);
+    subscriber.on('reconnecting', down);
+    subscriber.on('end', down);
+    subscriber.on('ready', subscribe);
+    subscriber.on('pmessage', (_pattern, channel) => {
+      if (channel.endsWith(':changed')) cache.invalidate(`${channel.slice(0, -':changed'.length)}:tokens`);
+    });
+    subscribe();
   }
 
   /** Runs one operation with a hard timeout; every failure becomes `StoreUnavailableError`. */
@@ -240,6 +321,11 @@ export class RedisTokenStore implements TokenStore {
     this.#subscriber = subscriber;
     return subscriber;
   }
+}
+
+/** Escapes Redis glob characters (`*`, `?`, `[`, `]`, `\`) so that a prefix matches only itself. */
+function escapeGlob(value: string): string {
+  return value.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 function ttl(ms: number): number {

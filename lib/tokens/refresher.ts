@@ -32,6 +32,8 @@ interface Current extends VaultRecord {
   version: number;
 }
 
+const CACHED = { cached: true } as const;
+
 /** Refresh rounds (lock, provider, fenced write) one call may go through before giving up. */
 const MAX_ROUNDS = 3;
 
@@ -59,9 +61,12 @@ export class Refresher {
     this.#s = settings;
   }
 
-  /** The stored record without refreshing, or `null`. @throws ReauthenticationRequiredError when it does not decrypt. */
-  async read(userId: string): Promise<Current | null> {
-    const stored = await this.#s.store.get(userId);
+  /**
+   * The stored record without refreshing, or `null`. `cached`: a store-level cached copy will do
+   * (see `TokenStore.get`). @throws ReauthenticationRequiredError when it does not decrypt.
+   */
+  async read(userId: string, cached = false): Promise<Current | null> {
+    const stored = await this.#s.store.get(userId, cached ? CACHED : undefined);
     if (!stored) return null;
     try {
       return { version: stored.version, ...openRecord(this.#s.keyring, userId, stored.data) };
@@ -87,7 +92,8 @@ export class Refresher {
    * @throws ProviderError / TokenError the token endpoint kept failing.
    */
   async getTokenSet(userId: string, rejectedAccessToken?: string): Promise<FractalTokenSet> {
-    const current = await this.read(userId);
+    // Only to see whether the token is fresh: #refresh reads again, uncached, before it acts.
+    const current = await this.read(userId, true);
     if (!current) throw noTokens();
     if (this.#fresh(current, rejectedAccessToken)) return current.tokenSet;
     const running = this.#flights.get(userId);

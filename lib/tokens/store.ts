@@ -19,8 +19,14 @@ export interface StoredTokens {
  * (several processes), `MemoryTokenStore` (one process). Both pass the same contract tests.
  */
 export interface TokenStore {
-  /** The current record, or `null` when none is stored (never saved, deleted or expired). */
-  get(userId: string): Promise<StoredTokens | null>;
+  /**
+   * The current record, or `null` when none is stored (never saved, deleted or expired).
+   * `cached`: the caller accepts a copy from a store-level cache (`RedisTokenStore` with
+   * `cacheTtlMs`), which may trail a change made elsewhere by the time its notification takes. The
+   * vault asks for it only to decide whether the token it holds is fresh enough to hand out; every
+   * read that leads to a refresh or a write is uncached.
+   */
+  get(userId: string, options?: { cached?: boolean }): Promise<StoredTokens | null>;
 
   /** Unconditional write (a sign-in). Renews the TTL. Resolves to the new version. */
   set(userId: string, data: string, ttlMs: number): Promise<number>;

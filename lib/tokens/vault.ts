@@ -138,7 +138,8 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
   const source: ContextSource = {
     getTokenSet: (userId, rejected) => refresher.getTokenSet(userId, rejected),
     readScopes: async (userId) => {
-      const record = await refresher.read(userId);
+      // Scopes never change on refresh, so a cached copy is as good as the stored one.
+      const record = await refresher.read(userId, true);
       return record ? record.tokenSet.scopes : [];
     },
     fetchUser: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs }),
