@@ -1,6 +1,7 @@
 import { ErrorCode } from '../lib/errors';
 import { RedisTokenStore } from '../lib/tokens';
 import { sealRecord } from '../lib/tokens/codec';
+import { ACQUIRE_LOCK } from '../lib/tokens/redis-scripts';
 import { monitorPrefix } from './helpers/vault-http';
 import { expired } from './helpers/vault-sandbox';
 import { setUpVaultEnv, type VaultEnv } from './helpers/vault-setup';
@@ -47,7 +48,7 @@ describe('refreshing rotated tokens (one process, shared Redis, sandbox provider
     try {
       await Promise.all(Array.from({ length: 30 }, () => vault.getAccessToken(uid)));
       await monitor.settle();
-      const lockAttempts = monitor.commands.filter((c) => c[0]?.toLowerCase() === 'set' && String(c[1]).endsWith(':lock'));
+      const lockAttempts = monitor.commands.filter((c) => c[0]?.toLowerCase() === 'evalsha' && c[1] === ACQUIRE_LOCK.sha);
       expect(lockAttempts).toHaveLength(1);
     } finally {
       monitor.stop();

@@ -82,3 +82,18 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return math.max(0, tonumber(u) - now)
 `);
+
+/**
+ * KEYS[1] is the lock. ARGV: lockToken, ttlMs. Returns 1 when `lockToken` holds the lock (taken
+ * now, or already: a command re-sent after a lost reply), 0 when another token does.
+ */
+export const ACQUIRE_LOCK = script(`
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if cur then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`);

@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors/configuration-error';
 import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis-ops';
 import { LocalRecordCache } from './local-cache';
-import { COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
+import { ACQUIRE_LOCK, COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
 
 export interface RedisTokenStoreOptions {
@@ -59,6 +59,8 @@ interface Subscriber {
 }
 
 const SUBSCRIBE_WAIT_MS = 250;
+/** Bound on remembered lock attempts of unknown outcome (see `acquireLock`). */
+const MAX_UNCERTAIN_LOCKS = 1000;
 
 /**
  * Token records in Redis or Redis Cluster, shared by every process of an app. Keys hold no raw
@@ -81,6 +83,8 @@ export class RedisTokenStore implements TokenStore {
   #connection = 0;
   #cacheSubscribed = false;
   #subscriber: Subscriber | undefined;
+  /** Lock attempts that failed without an answer, by user id (see `acquireLock`). */
+  readonly #uncertainLocks = new Map<string, { token: string; expiresAt: number }>();
 
   constructor(options: RedisTokenStoreOptions) {
     if (!options || typeof options.client?.call !== 'function') {
@@ -150,10 +154,24 @@ export class RedisTokenStore implements TokenStore {
 
   acquireLock(userId: string, ttlMs: number): Promise<string | null> {
     const { lock } = this.keysFor(userId);
-    const token = randomBytes(16).toString('base64url');
+    // Taken out of the map at once: of concurrent callers, only one can reuse it.
+    const uncertain = this.#uncertainLocks.get(userId);
+    this.#uncertainLocks.delete(userId);
+    const token = uncertain && uncertain.expiresAt > Date.now() ? uncertain.token : randomBytes(16).toString('base64url');
     return this.#run('take the refresh lock', async () =>
-      (await this.#client.call('set', [lock, token, 'PX', ttl(ttlMs), 'NX'])) === 'OK' ? token : null,
-    );
+      Number(await this.#eval(ACQUIRE_LOCK, [lock], [token, ttl(ttlMs)])) === 1 ? token : null,
+    ).catch((err: unknown) => {
+      // The lock may have been taken all the same (lost reply): the next attempt here reuses the
+      // token, so it recognises that lock as its own instead of waiting lockTtlMs for it.
+      const now = Date.now();
+      // Bounded during a long outage: the oldest entries go first (a Map iterates in insertion order).
+      for (const [id, entry] of this.#uncertainLocks) {
+        if (entry.expiresAt > now && this.#uncertainLocks.size < MAX_UNCERTAIN_LOCKS) break;
+        this.#uncertainLocks.delete(id);
+      }
+      this.#uncertainLocks.set(userId, { token, expiresAt: now + ttlMs });
+      throw err;
+    });
   }
 
   releaseLock(userId: string, lockToken: string): Promise<boolean> {

@@ -22,6 +22,23 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
 
 type Client = RedisCaller;
 
+/**
+ * Claims a free delivery for `ARGV[1]` (`p:<token>`) for `ARGV[2]` ms. Returns 1 when claimed,
+ * 2 when done (`ARGV[3]`), 0 when another claim holds it. Finding its own token counts as claimed:
+ * ioredis re-sends a command whose reply a dropped connection lost, and a plain `SET NX` re-sent
+ * after it did run would find the claim it made and report it as someone else's, blocking every
+ * copy of the delivery (409) until the claim expires.
+ */
+const CLAIM = redisScript(`
+local current = redis.call('GET', KEYS[1])
+if not current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if current == ARGV[1] then return 1 end
+if current == ARGV[3] then return 2 end
+return 0
+`);
 
 /** Deletes the claim only if it is still ours (it may have expired and been claimed again). */
 const RELEASE = redisScript(`
@@ -42,15 +59,17 @@ return redis.call('GET', KEYS[1])
 `);
 
 const DONE = 'done';
+/** Bound on remembered claims of unknown outcome (see `#uncertain`). */
+const MAX_UNCERTAIN = 1000;
 
 /**
  * Webhook delivery and ordering state in Redis (or Redis Cluster: every operation touches one
  * key), shared by all processes of an app. Keys: `<prefix>delivery:<sha256 of the body>` and
  * `<prefix>newest:<sha256 of [user_id, level]>` (no user id in key names).
  *
- * A claim is `SET key p:<token> NX PX processingTtlMs`: of two concurrent copies of a delivery,
- * exactly one gets it. Every failure (Redis down, timeout) is a `store_unavailable` error, which
- * the middleware answers 503 so that the provider retries.
+ * A claim sets `key` to `p:<token>` for processingTtlMs if it is absent, atomically: of two
+ * concurrent copies of a delivery, exactly one gets it. Every failure (Redis down, timeout) is a
+ * `store_unavailable` error, which the middleware answers 503 so that the provider retries.
  */
 export class RedisWebhookStore implements WebhookStore {
   readonly #client: Client;
@@ -58,6 +77,12 @@ export class RedisWebhookStore implements WebhookStore {
   readonly #ttls: ResolvedTtls;
   readonly #timeoutMs: number;
   readonly #retryAfter: number;
+  /**
+   * Claims that failed without an answer (timeout, dropped connection): they may have landed in
+   * Redis all the same. The next claim of that delivery in this process reuses the token, once, so
+   * it recognises such a claim as its own instead of waiting processingTtlMs for it to expire.
+   */
+  readonly #uncertain = new Map<string, { token: string; expiresAt: number }>();
 
   constructor(options: RedisWebhookStoreOptions) {
     if (!options || typeof (options.client as unknown as Partial<Client> | undefined)?.call !== 'function') {
@@ -80,14 +105,15 @@ export class RedisWebhookStore implements WebhookStore {
 
   claim(deliveryId: string): Promise<DeliveryClaim> {
     const key = this.keys().delivery(deliveryId);
-    const token = newClaimToken();
-    return this.#run('claim the webhook delivery', async () => {
-      const set = await this.#client.call('set', [key, `p:${token}`, 'NX', 'PX', this.#ttls.processingTtlMs]);
-      if (set === 'OK') return { state: 'claimed', token };
-      const current = await this.#client.call('get', [key]);
-      // `null` here means the other claim was released or expired between the two commands: still
-      // answer "processing", and the provider's retry will find the key free.
-      return current === DONE ? { state: 'done' } : { state: 'processing' };
+    // Taken out of the map at once: of concurrent copies, only one can reuse it.
+    const token = this.#takeUncertain(deliveryId) ?? newClaimToken();
+    const claimed = this.#run('claim the webhook delivery', async (): Promise<DeliveryClaim> => {
+      const state = Number(await this.#eval(CLAIM, [key], [`p:${token}`, this.#ttls.processingTtlMs, DONE]));
+      return state === 1 ? { state: 'claimed', token } : state === 2 ? { state: 'done' } : { state: 'processing' };
+    });
+    return claimed.catch((err: unknown) => {
+      this.#rememberUncertain(deliveryId, token);
+      throw err;
     });
   }
 
@@ -110,6 +136,22 @@ export class RedisWebhookStore implements WebhookStore {
     return this.#run('record the event timestamp', async () =>
       Number(await this.#eval(KEEP_NEWEST, [redisKey], [Math.trunc(timestampMs), this.#ttls.orderingTtlMs])),
     );
+  }
+
+  #takeUncertain(deliveryId: string): string | undefined {
+    const entry = this.#uncertain.get(deliveryId);
+    this.#uncertain.delete(deliveryId);
+    return entry && entry.expiresAt > Date.now() ? entry.token : undefined;
+  }
+
+  #rememberUncertain(deliveryId: string, token: string): void {
+    const now = Date.now();
+    for (const [id, entry] of this.#uncertain) {
+      if (entry.expiresAt <= now || this.#uncertain.size >= MAX_UNCERTAIN) this.#uncertain.delete(id);
+      else break;
+    }
+    // After processingTtlMs a claim that did land has expired: a fresh token is as good.
+    this.#uncertain.set(deliveryId, { token, expiresAt: now + this.#ttls.processingTtlMs });
   }
 
   /** One operation with a hard deadline; every failure becomes `StoreUnavailableError` (503). */

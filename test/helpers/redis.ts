@@ -140,3 +140,39 @@ async function waitForPing(port: number, proc: ChildProcess): Promise<void> {
     }
   }
 }
+
+/**
+ * Fills a private Redis started with `--maxmemory <small> --maxmemory-policy noeviction` until it
+ * refuses writes with `OOM command not allowed when used memory > 'maxmemory'`; `free()` deletes
+ * the filler again. Never point it at the shared Redis.
+ */
+export async function fillUntilOom(client: Redis, prefix: string): Promise<{ keys: number; free(): Promise<void> }> {
+  const filler = `${prefix}filler:`;
+  const value = 'x'.repeat(64 * 1024);
+  let keys = 0;
+  while (await acceptsWrite(() => client.set(`${filler}${keys}`, value))) {
+    if (++keys > 10_000) throw new Error('Redis accepted 640 MB of filler without refusing a write: is maxmemory set?');
+  }
+  // Now just over the limit, but by less than the buffers Redis releases by itself (an idle
+  // client's query buffer is freed after 2 s), which would let small writes through again. Go
+  // about 1 MB over: SETRANGE at a far offset allocates much more than its own few bytes, and
+  // is refused only while already over the limit, so make room for it one filler key at a time.
+  while (!(await acceptsWrite(() => client.setrange(`${filler}overshoot`, 1024 * 1024, 'x')))) {
+    if (keys === 0) throw new Error('Could not overshoot maxmemory');
+    await client.del(`${filler}${--keys}`);
+  }
+  if (await acceptsWrite(() => client.set(`${filler}probe`, 'x'))) throw new Error('Redis is not full after filling it');
+  // DEL is allowed while full (it frees memory), and SCAN needs none.
+  return { keys, free: () => deletePrefix(client, filler) };
+}
+
+/** false when Redis refused the write for lack of memory; other errors are thrown. */
+async function acceptsWrite(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await write();
+    return true;
+  } catch (err) {
+    if (err instanceof Error && err.message.startsWith('OOM')) return false;
+    throw err;
+  }
+}
