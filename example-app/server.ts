@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { RedisTokenStore } from 'passport-fractal-id';
 import { startSandbox } from 'passport-fractal-id/sandbox';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
@@ -34,12 +35,16 @@ async function main(): Promise<void> {
     redis.on('error', (err) => console.error(`Redis: ${err.message}`));
   }
 
+  // cacheTtlMs: a request with a fresh token costs no Redis round trip; other processes' logouts
+  // and refreshes still arrive through the store's change notifications (README, RedisTokenStore).
+  const tokenStore = redis ? new RedisTokenStore({ client: redis, prefix: 'example:tokens:', cacheTtlMs: 5000 }) : undefined;
   const app = createApp({
     config,
     clientID: clientID!,
     clientSecret: clientSecret!,
     domains,
     ...(redis ? { redis } : {}),
+    ...(tokenStore ? { tokenStore } : {}),
     ...(webhookSecret ? { webhookSecret } : {}),
   });
   const server = app.listen(config.port, () => {
@@ -48,6 +53,7 @@ async function main(): Promise<void> {
   const shutdown = () => {
     server.close();
     void closeSandbox?.();
+    void tokenStore?.close();
     redis?.disconnect();
   };
   process.once('SIGINT', shutdown);

@@ -107,3 +107,47 @@ describe('token vault on a 3-master Redis Cluster', () => {
     expect(after.keyring.keyIdOf(stored!.data)).toBe(after.keyring.currentKeyId);
   });
 });
+
+describe('RedisTokenStore cacheTtlMs on a 3-master Redis Cluster', () => {
+  test('cached reads are served in process, and a write from another client reaches them through the notification', async () => {
+    const nodes = await localCluster();
+    const [mine, theirs] = [await nodes.connect(), await nodes.connect()];
+    const prefix = randomPrefix('cluster-cache');
+    const cached = new RedisTokenStore({ client: mine, prefix, cacheTtlMs: 60_000 });
+    const writer = new RedisTokenStore({ client: theirs, prefix });
+    try {
+      const users = Array.from({ length: 6 }, (_, i) => `cluster-cache-user-${i}`);
+      for (const id of users) {
+        // Proof that the copy is in process: a change made without a notification stays unseen.
+        const { tokens } = writer.keysFor(id);
+        await eventually(async () => {
+          await writer.set(id, 'v1', 60_000);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          await cached.get(id, { cached: true });
+          await theirs.hset(tokens, 'd', 'silent');
+          expect(await cached.get(id, { cached: true })).toMatchObject({ data: 'v1' });
+        });
+        await writer.set(id, 'v2', 60_000);
+        await eventually(async () => expect(await cached.get(id, { cached: true })).toMatchObject({ data: 'v2' }));
+      }
+    } finally {
+      await cached.close();
+      await writer.close();
+      mine.disconnect();
+      theirs.disconnect();
+    }
+  });
+});
+
+/** Polls until `check` passes, or fails with its last error. */
+async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
