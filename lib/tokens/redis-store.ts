@@ -277,6 +277,8 @@ export class RedisTokenStore implements TokenStore {
       );
     };
     const down = (): void => {
+      // A connection replaced after close() is not this one; close() already emptied the cache.
+      if (this.#subscriber !== subscriber) return;
       this.#connection++;
       cache.setDown();
     };

@@ -17,7 +17,8 @@ export interface FractalRequestContext {
    * Never log it.
    *
    * @throws FractalError `reauthentication_required` (no user, no tokens, or grant revoked),
-   *   `store_unavailable`, or a provider error when the token endpoint kept failing.
+   *   `store_unavailable`, `refresh_throttled` (expired, and a refresh failed moments ago), or a
+   *   provider error when the token endpoint kept failing.
    */
   getAccessToken(): Promise<string>;
   /**
