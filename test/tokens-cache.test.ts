@@ -5,21 +5,10 @@ import { RedisTokenStore } from '../lib/tokens';
 import { connectRedis, deletePrefix, randomPrefix, REQUEST_PATH_OPTIONS, SHARED_REDIS } from './helpers/redis';
 import { monitorPrefix } from './helpers/vault-http';
 import { setUpVaultEnv, type VaultEnv } from './helpers/vault-setup';
+import { eventually } from './helpers/eventually';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls until `check` passes, or fails with its last error. */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(10);
-    }
-  }
-}
 
 describe('LocalRecordCache', () => {
   const cache = () => {

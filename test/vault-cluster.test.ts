@@ -6,6 +6,7 @@ import { randomPrefix } from './helpers/redis';
 import { describeTokenStoreContract } from './helpers/vault-store-contract';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
 import { forkVaultWorker, stormForOneRefresh } from './helpers/vault-workers';
+import { eventually } from './helpers/eventually';
 
 jest.setTimeout(90_000);
 
@@ -139,15 +140,3 @@ describe('RedisTokenStore cacheTtlMs on a 3-master Redis Cluster', () => {
   });
 });
 
-/** Polls until `check` passes, or fails with its last error. */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-}

@@ -9,6 +9,7 @@ import { startTcpProxy, type DropMode, type TcpProxy } from './helpers/tcp-proxy
 import { expectStoreUnavailable } from './helpers/vault-http';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
 import type { FractalTokenSet } from '../lib/token-client';
+import { eventually } from './helpers/eventually';
 
 jest.setTimeout(90_000);
 
@@ -31,18 +32,6 @@ afterAll(() => {
   process.off('unhandledRejection', onUnhandled);
 });
 
-/** Polls until `check` passes, or fails with its last error. */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 /** Fails instead of waiting forever when a fault that should have fired did not. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

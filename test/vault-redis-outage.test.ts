@@ -5,24 +5,13 @@ import { createFractalVault, generateEncryptionKey, RedisTokenStore, type Fracta
 import { REQUEST_PATH_OPTIONS, startRedisServer, type RedisServer } from './helpers/redis';
 import { expectStoreUnavailable } from './helpers/vault-http';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
+import { eventually } from './helpers/eventually';
 
 jest.setTimeout(60_000);
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 
-/** Polls until `check` passes, or fails with its last error. */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 describe('Redis outages (a private redis-server, killed, paused and restarted)', () => {
   let server: RedisServer;

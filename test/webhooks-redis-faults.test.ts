@@ -5,6 +5,7 @@ import { RedisWebhookStore, WebhookErrorCode, WebhookSender, type DeliveryAttemp
 import { connectRedis, deletePrefix, fillUntilOom, randomPrefix, SHARED_REDIS, startRedisServer, type RedisServer } from './helpers/redis';
 import { startTcpProxy, type DropMode, type TcpProxy } from './helpers/tcp-proxy';
 import { deferred, eventBody, expectAccepted, expectWebhookError, listen, postWebhook, SECRET, verificationBody, webhookApp } from './helpers/webhooks';
+import { eventually } from './helpers/eventually';
 
 jest.setTimeout(90_000);
 
@@ -27,18 +28,6 @@ let run = 0;
 const user = (): string => `faults-${process.pid}-${Date.now()}-${++run}`;
 const deliveryIdOf = (body: string): string => createHash('sha256').update(body).digest('hex');
 
-/** Polls until `check` passes, or fails with its last error. */
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 async function timed(send: PromiseLike<Response>): Promise<{ res: Response; ms: number }> {
   const started = Date.now();
