@@ -4,7 +4,7 @@ import request, { type Response } from 'supertest';
 import { ErrorCode } from '../lib/errors';
 import { createFractalVault, generateEncryptionKey, RedisTokenStore, type FractalVault, type FractalVaultOptions } from '../lib/tokens';
 import * as scripts from '../lib/tokens/redis-scripts';
-import { connectRedis, deletePrefix, fillUntilOom, randomPrefix, SHARED_REDIS, startRedisServer, type RedisServer } from './helpers/redis';
+import { connectRedis, deletePrefix, randomPrefix, SHARED_REDIS, startSmallRedis, type SmallRedis } from './helpers/redis';
 import { startTcpProxy, type DropMode, type TcpProxy } from './helpers/tcp-proxy';
 import { expectStoreUnavailable } from './helpers/vault-http';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
@@ -336,25 +336,16 @@ describe('Redis behind a faulty network (a TCP proxy in front of the shared Redi
 
 describe('Redis full (a private redis-server with maxmemory and noeviction)', () => {
   const prefix = randomPrefix('full');
-  let server: RedisServer;
-  let admin: Redis;
+  let server: SmallRedis;
   let redis: Redis;
   let store: RedisTokenStore;
   let env: VaultSandbox;
   let t: VaultApp;
-  let filler: { keys: number; free(): Promise<void> } | undefined;
-
-  const fill = async (): Promise<void> => {
-    filler = await fillUntilOom(admin, prefix);
-  };
-  const free = async (): Promise<void> => {
-    await filler?.free();
-    filler = undefined;
-  };
+  const fill = () => server.fill();
+  const free = () => server.free();
 
   beforeAll(async () => {
-    server = await startRedisServer({ args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
-    admin = await connectRedis({ port: server.port });
+    server = await startSmallRedis(prefix);
     redis = await connectRedis({ port: server.port });
     store = new RedisTokenStore({ client: redis, prefix, operationTimeoutMs: OPERATION_TIMEOUT_MS, pollIntervalMs: 100 });
     env = await startVaultSandbox();
@@ -363,7 +354,6 @@ describe('Redis full (a private redis-server with maxmemory and noeviction)', ()
   afterAll(async () => {
     await store?.close();
     redis?.disconnect();
-    admin?.disconnect();
     await server?.destroy();
     await env?.close();
   });
@@ -380,8 +370,7 @@ describe('Redis full (a private redis-server with maxmemory and noeviction)', ()
   test('saveTokens rejects with a typed store_unavailable (OOM), reads keep working, and writes work again once memory is freed', async () => {
     const stored = await t.vault.getAccessToken(t.userId);
     const other = await env.signIn();
-    await fill();
-    expect(filler!.keys).toBeGreaterThan(0);
+    expect(await fill()).toBeGreaterThan(0);
 
     const failure = await t.vault.saveTokens(other.uid, other.tokenSet).then(
       () => undefined,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Response } from 'supertest';
 import { RedisWebhookStore, WebhookErrorCode, WebhookSender, type DeliveryAttempt } from '../lib/webhooks';
-import { connectRedis, deletePrefix, fillUntilOom, randomPrefix, SHARED_REDIS, startRedisServer, type RedisServer } from './helpers/redis';
+import { connectRedis, deletePrefix, randomPrefix, SHARED_REDIS, startSmallRedis, type SmallRedis } from './helpers/redis';
 import { startTcpProxy, type DropMode, type TcpProxy } from './helpers/tcp-proxy';
 import { deferred, eventBody, expectAccepted, expectWebhookError, listen, postWebhook, SECRET, verificationBody, webhookApp } from './helpers/webhooks';
 import { eventually } from './helpers/eventually';
@@ -37,29 +37,21 @@ async function timed(send: PromiseLike<Response>): Promise<{ res: Response; ms: 
 
 describe('Redis full (a private redis-server with maxmemory and noeviction)', () => {
   const prefix = randomPrefix('webhooks-full');
-  let server: RedisServer;
+  let server: SmallRedis;
   let admin: Redis;
   let redis: Redis;
   let store: RedisWebhookStore;
-  let filler: { free(): Promise<void> } | undefined;
-
-  const fill = async (): Promise<void> => {
-    filler = await fillUntilOom(admin, prefix);
-  };
-  const free = async (): Promise<void> => {
-    await filler?.free();
-    filler = undefined;
-  };
+  const fill = () => server.fill();
+  const free = () => server.free();
 
   beforeAll(async () => {
-    server = await startRedisServer({ args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
-    admin = await connectRedis({ port: server.port });
+    server = await startSmallRedis(prefix);
+    admin = server.admin;
     redis = await connectRedis({ port: server.port });
     store = new RedisWebhookStore({ client: redis, prefix, operationTimeoutMs: 1000 });
   });
   afterAll(async () => {
     redis?.disconnect();
-    admin?.disconnect();
     await server?.destroy();
   });
   afterEach(free);

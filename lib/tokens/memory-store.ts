@@ -129,35 +129,30 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   #entry(userId: string): Entry | undefined {
-    const entry = this.#entries.get(userId);
-    if (entry && entry.expiresAt <= Date.now()) {
-      this.#entries.delete(userId);
-      return undefined;
-    }
-    return entry;
+    return unexpired(this.#entries, userId);
   }
 
   #lock(userId: string): Lock | undefined {
-    const lock = this.#locks.get(userId);
-    if (lock && lock.expiresAt <= Date.now()) {
-      this.#locks.delete(userId);
-      return undefined;
-    }
-    return lock;
+    return unexpired(this.#locks, userId);
   }
 
   #backoff(userId: string): Backoff | undefined {
-    const backoff = this.#backoffs.get(userId);
-    if (backoff && backoff.expiresAt <= Date.now()) {
-      this.#backoffs.delete(userId);
-      return undefined;
-    }
-    return backoff;
+    return unexpired(this.#backoffs, userId);
   }
 
   #sweep(): void {
-    for (const userId of this.#entries.keys()) this.#entry(userId);
-    for (const userId of this.#locks.keys()) this.#lock(userId);
-    for (const userId of this.#backoffs.keys()) this.#backoff(userId);
+    for (const map of [this.#entries, this.#locks, this.#backoffs] as Map<string, { expiresAt: number }>[]) {
+      for (const userId of map.keys()) unexpired(map, userId);
+    }
   }
+}
+
+/** The value under `key` unless it has expired (then it is deleted): Redis's lazy expiry, in memory. */
+function unexpired<V extends { expiresAt: number }>(map: Map<string, V>, key: string): V | undefined {
+  const value = map.get(key);
+  if (value && value.expiresAt <= Date.now()) {
+    map.delete(key);
+    return undefined;
+  }
+  return value;
 }

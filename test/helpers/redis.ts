@@ -176,3 +176,37 @@ async function acceptsWrite(write: () => Promise<unknown>): Promise<boolean> {
     throw err;
   }
 }
+
+/** A private redis-server with 4 MB of `maxmemory` and `noeviction`, which tests fill on purpose. */
+export interface SmallRedis {
+  readonly port: number;
+  /** A client of its own, for filling and inspecting. */
+  readonly admin: Redis;
+  /** Fills it until writes fail with OOM (see {@link fillUntilOom}); resolves to the filler keys written. */
+  fill(): Promise<number>;
+  /** Deletes the filler, if any: writes work again. */
+  free(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+export async function startSmallRedis(prefix: string): Promise<SmallRedis> {
+  const server = await startRedisServer({ args: ['--maxmemory', '4mb', '--maxmemory-policy', 'noeviction'] });
+  const admin = await connectRedis({ port: server.port });
+  let filler: { keys: number; free(): Promise<void> } | undefined;
+  return {
+    port: server.port,
+    admin,
+    async fill() {
+      filler = await fillUntilOom(admin, prefix);
+      return filler.keys;
+    },
+    async free() {
+      await filler?.free();
+      filler = undefined;
+    },
+    async destroy() {
+      admin.disconnect();
+      await server.destroy();
+    },
+  };
+}
