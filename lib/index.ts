@@ -1,21 +1,57 @@
-export * from './errors';
-export * from './scopes';
-export * from './environments';
-export { FractalStrategy } from './strategy';
+// The package's public surface. Each capability's door (`lib/<capability>/index.ts`) also serves the
+// other capabilities; this file picks, by name, what an app may use.
+export {
+  ErrorCode,
+  FractalError,
+  isFractalError,
+  ConfigurationError,
+  AuthorizationError,
+  TokenError,
+  StateError,
+  InsufficientScopeError,
+  ProviderError,
+  ReauthenticationRequiredError,
+  StoreUnavailableError,
+  RefreshThrottledError,
+} from './errors';
+export {
+  KYC_LEVELS,
+  KYC_ADDONS,
+  UID_SCOPE,
+  CONTACT_SCOPE,
+  CLIENT_STATS_SCOPE,
+  DEFAULT_SCOPES,
+  statusScope,
+  detailsScope,
+  parseScope,
+  kycScopes,
+  normalizeScopes,
+  validateUserScopes,
+  diffScopes,
+  missingScopes,
+  FRACTAL_DOMAINS,
+  resolveDomains,
+  isLoopbackHost,
+  toFractalProfile,
+  TokenClient,
+  fetchFractalUser,
+  parseFractalUser,
+} from './provider';
 export type {
-  FractalStrategyOptions,
-  FractalStrategyOptionsWithRequest,
-  FractalStrategyOptionsBase,
-  FractalAuthenticateOptions,
-  FractalAuthInfo,
-} from './strategy';
-export type { FractalTokenParams, FractalVerify, FractalVerifyWithRequest, FractalVerifyCallback } from './verify';
-export type { FractalProfile } from './profile';
-export { toFractalProfile } from './profile';
-export { TokenClient } from './token-client';
-export type { FractalTokenResponse, FractalTokenSet, TokenResult, TokenClientOptions } from './token-client';
-export { fetchFractalUser, parseFractalUser } from './user-info';
-export type {
+  KycLevel,
+  KycAddon,
+  ParsedScope,
+  KycScopesOptions,
+  ValidateScopesOptions,
+  ScopeDiff,
+  FractalEnvironment,
+  FractalDomains,
+  DomainOptions,
+  FractalProfile,
+  FractalTokenResponse,
+  FractalTokenSet,
+  TokenResult,
+  TokenClientOptions,
   FractalUser,
   FractalEmail,
   FractalPhone,
@@ -23,11 +59,8 @@ export type {
   FractalWallet,
   FractalWalletCurrency,
   FetchUserOptions,
-} from './user-info';
-export { SessionStateStore } from './state/session-store';
-export type { FractalStateStore, PendingAuthorization, SessionStateStoreOptions } from './state/session-store';
-export { safeReturnTo } from './return-to';
-export { validateWallet, WalletError, MAX_WALLET_LENGTH } from './wallet';
+} from './provider';
+export * from './strategy';
 export * from './webhooks';
 export * from './tokens';
 export * from './client';

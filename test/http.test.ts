@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { ErrorCode } from '../lib/errors/codes';
 import { ProviderError } from '../lib/errors/provider-error';
-import { providerRequest } from '../lib/http';
+import { providerRequest } from '../lib/provider/http';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 

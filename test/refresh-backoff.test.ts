@@ -3,7 +3,7 @@ import request from 'supertest';
 import { ConfigurationError, ErrorCode, RefreshThrottledError } from '../lib/errors';
 import { RedisTokenStore, type FractalVault } from '../lib/tokens';
 import { sealRecord } from '../lib/tokens/codec';
-import type { FractalTokenSet } from '../lib/token-client';
+import type { FractalTokenSet } from '../lib/provider/token-client';
 import { expired } from './helpers/vault-sandbox';
 import { setUpVaultEnv, type VaultEnv } from './helpers/vault-setup';
 

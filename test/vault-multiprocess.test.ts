@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { createFractalVault, generateEncryptionKey, RedisTokenStore } from '../lib/tokens';
-import { fetchFractalUser } from '../lib/user-info';
+import { fetchFractalUser } from '../lib/provider/user-info';
 import { connectRedis, deletePrefix, randomPrefix, SHARED_REDIS } from './helpers/redis';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
 import { forkVaultWorker, stormForOneRefresh, type VaultWorker } from './helpers/vault-workers';

@@ -8,7 +8,7 @@ import { connectRedis, deletePrefix, randomPrefix, SHARED_REDIS, startSmallRedis
 import { startTcpProxy, type DropMode, type TcpProxy } from './helpers/tcp-proxy';
 import { expectStoreUnavailable } from './helpers/vault-http';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
-import type { FractalTokenSet } from '../lib/token-client';
+import type { FractalTokenSet } from '../lib/provider/token-client';
 import { eventually } from './helpers/eventually';
 
 jest.setTimeout(90_000);

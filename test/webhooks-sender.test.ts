@@ -1,16 +1,14 @@
 import { EventEmitter } from 'node:events';
 import express from 'express';
 import {
-  emailChangeToWebhook,
-  forwardSandboxEvents,
   MemoryWebhookStore,
   signFractalWebhook,
-  verificationChangeToWebhook,
   WebhookSender,
   type DeliveryAttempt,
   type DeliveryResult,
   type KnownFractalWebhookPayload,
 } from '../lib/webhooks';
+import { emailChangeToWebhook, forwardSandboxEvents, verificationChangeToWebhook } from '../lib/sandbox';
 import { deferred, listen, SECRET, WEBHOOK_PATH, webhookApp } from './helpers/webhooks';
 
 /** Short delays: the provider's 20 s, 40 s, ... shrunk to milliseconds. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { startChild, type ChildServer } from './child';
 import { getJson, postJson } from './http';
 import type { SandboxCounts, SandboxCredentials, SandboxDecision, SandboxTokenLifetimes, SandboxUser } from '../../lib/sandbox/types';
-import type { FractalTokenSet } from '../../lib/token-client';
+import type { FractalTokenSet } from '../../lib/provider/token-client';
 import { loadFractal } from './dist';
 
 export interface SandboxDomains {

@@ -1,7 +1,7 @@
 import type { BenchContext } from '../harness/context';
 import { loadTokens } from '../harness/dist';
 import { createSession } from '../harness/session';
-import type { FractalTokenSet } from '../../lib/token-client';
+import type { FractalTokenSet } from '../../lib/provider/token-client';
 
 /** Redirect URI of the client the token scenarios register (never followed: sign-ins are programmatic). */
 export const TOKEN_CLIENT_REDIRECT = 'http://127.0.0.1:9/bench/callback';

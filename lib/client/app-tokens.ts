@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { ErrorCode } from '../errors/codes';
-import type { FractalError } from '../errors/fractal-error';
-import { ProviderError } from '../errors/provider-error';
-import type { TokenClient } from '../token-client';
-import { isTransient } from '../tokens/retry';
-import { withBackoff, type ResolvedClientRetry } from './retry';
+import { ErrorCode } from '../errors';
+import type { FractalError } from '../errors';
+import { ProviderError } from '../errors';
+import type { TokenClient } from '../provider';
+import { isTransient } from '../provider';
+import { withBackoff, type ResolvedClientRetry } from '../provider';
 import type { AppToken, AppTokenCache } from './token-cache';
 
 export interface AppTokenSettings {

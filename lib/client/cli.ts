@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import type { FractalDomains, FractalEnvironment } from '../environments';
+import type { FractalDomains, FractalEnvironment } from '../provider';
 import { FractalClient } from './client';
 import { formatTable } from './table';
 import type { CountryVerifications, TotalVerifications, UserVerifications } from './types';

@@ -3,5 +3,5 @@ export type { FractalClientOptions, FractalStatsApi, FractalUsersApi } from './c
 export { MemoryAppTokenCache, RedisAppTokenCache } from './token-cache';
 export type { AppToken, AppTokenCache, CachedAppToken, RedisAppTokenCacheOptions } from './token-cache';
 export { ResourceError, ResourceErrorCode } from './resource-error';
-export type { ClientRetryOptions } from './retry';
+export type { ClientRetryOptions } from '../provider';
 export type { CountryVerifications, StatusCounts, TotalVerifications, UserVerifications, VerificationStatus } from './types';

@@ -1,7 +1,7 @@
-import { ErrorCode } from '../errors/codes';
-import { FractalError, sanitizeProviderText } from '../errors/fractal-error';
-import { isRecord, type ProviderResponse } from '../http';
-import { parseRetryAfter } from './retry';
+import { ErrorCode } from '../errors';
+import { FractalError, sanitizeProviderText } from '../errors';
+import { isRecord, type ProviderResponse } from '../provider';
+import { parseRetryAfter } from '../provider';
 
 /**
  * Codes of {@link ResourceError}. Branch on them, not on `instanceof`. `invalid_token`,

@@ -1,9 +1,9 @@
-import { ErrorCode } from '../errors/codes';
-import { ProviderError } from '../errors/provider-error';
-import { providerRequest } from '../http';
+import { ErrorCode } from '../errors';
+import { ProviderError } from '../errors';
+import { providerRequest } from '../provider';
 import type { AppTokens } from './app-tokens';
 import { ResourceError } from './resource-error';
-import { withBackoff, type ResolvedClientRetry, type RetryVerdict } from './retry';
+import { withBackoff, type ResolvedClientRetry, type RetryVerdict } from '../provider';
 
 export interface AppResourceSettings {
   resourceURL: string;

@@ -1,7 +1,7 @@
-import { ConfigurationError } from '../errors/configuration-error';
-import { ErrorCode } from '../errors/codes';
-import { ProviderError } from '../errors/provider-error';
-import { isRecord } from '../http';
+import { ConfigurationError } from '../errors';
+import { ErrorCode } from '../errors';
+import { ProviderError } from '../errors';
+import { isRecord } from '../provider';
 import type { CountryVerifications, StatusCounts, TotalVerifications, UserVerifications } from './types';
 
 /**

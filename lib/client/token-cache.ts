@@ -1,8 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigurationError } from '../errors/configuration-error';
-import { MemoryTokenStore } from '../tokens/memory-store';
-import { RedisTokenStore } from '../tokens/redis-store';
-import type { TokenStore } from '../tokens/store';
+import { ConfigurationError } from '../errors';
+import { MemoryTokenStore } from '../tokens';
+import { RedisTokenStore } from '../tokens';
+import type { TokenStore } from '../tokens';
 
 /** An app token from the client credentials grant, as cached. */
 export interface AppToken {

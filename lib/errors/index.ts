@@ -9,3 +9,4 @@ export { ProviderError } from './provider-error';
 export { ReauthenticationRequiredError } from './reauthentication-required-error';
 export { StoreUnavailableError } from './store-unavailable-error';
 export { RefreshThrottledError } from './refresh-throttled-error';
+export { sanitizeProviderText } from './fractal-error';

@@ -1,4 +1,4 @@
-import { UID_SCOPE, normalizeScopes, parseScope } from '../scopes';
+import { UID_SCOPE, normalizeScopes, parseScope } from '../provider';
 import type { ClientRecord } from './clients';
 import { SandboxError } from './errors';
 import type { SandboxContext } from './state';

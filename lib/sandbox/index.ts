@@ -29,3 +29,5 @@ export type {
   SandboxEmailChangedEvent,
   SandboxTokenLifetimes,
 } from './types';
+export { verificationChangeToWebhook, emailChangeToWebhook, forwardSandboxEvents } from './webhook-events';
+export type { SandboxVerificationChange, SandboxEmailChange, SandboxEventSource, ForwardOptions } from './webhook-events';

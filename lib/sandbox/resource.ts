@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { CLIENT_STATS_SCOPE, UID_SCOPE } from '../scopes';
+import { CLIENT_STATS_SCOPE, UID_SCOPE } from '../provider';
 import type { SandboxContext } from './state';
 import { countryVerifications, totalVerifications, userVerifications } from './stats';
 import type { TokenRecord } from './tokens';

@@ -8,7 +8,8 @@ import { resourceRouter } from './resource';
 import { type SandboxContext, checkClockSkew, copyCounts, createContext, resetCounts, setLifetimes } from './state';
 import { tokenRouter } from './token';
 import type { Sandbox, SandboxOptions, SandboxWebhookOptions } from './types';
-import { WebhookSender, forwardSandboxEvents } from '../webhooks';
+import { WebhookSender } from '../webhooks';
+import { forwardSandboxEvents } from './webhook-events';
 
 type OriginName = 'frontend' | 'auth' | 'resource';
 

@@ -1,5 +1,5 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { CLIENT_STATS_SCOPE, normalizeScopes } from '../scopes';
+import { CLIENT_STATS_SCOPE, normalizeScopes } from '../provider';
 import { DESCRIPTIONS } from './authorization';
 import type { ClientRecord } from './clients';
 import { randomToken, s256, safeEqual } from './crypto';

@@ -1,4 +1,4 @@
-import { CONTACT_SCOPE, UID_SCOPE, parseScope } from '../scopes';
+import { CONTACT_SCOPE, UID_SCOPE, parseScope } from '../provider';
 import { fakeDetails } from './fake-details';
 import type { SandboxUser } from './types';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { KYC_ADDONS, KYC_LEVELS } from '../scopes';
+import { KYC_ADDONS, KYC_LEVELS } from '../provider';
 import { SandboxError } from './errors';
 import { WALLET_CURRENCIES, guessWalletCurrency } from './wallet-currency';
 import type {

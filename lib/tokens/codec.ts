@@ -1,4 +1,4 @@
-import type { FractalTokenSet } from '../token-client';
+import type { FractalTokenSet } from '../provider';
 import type { Keyring } from './keyring';
 import { KeyringError } from './keyring';
 

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ErrorCode } from '../errors/codes';
-import { safeReturnTo } from '../return-to';
-import { missingScopes } from '../scopes';
+import { ErrorCode } from '../errors';
+import { safeReturnTo } from '../strategy';
+import { missingScopes } from '../provider';
 import type { FractalRequestContext } from './types';
 
 export interface RequireOptions {

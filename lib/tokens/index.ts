@@ -5,7 +5,7 @@ export type { StoredTokens, TokenStore } from './store';
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from './memory-store';
 export { RedisTokenStore, type RedisTokenStoreOptions } from './redis-store';
 export { createKeyring, generateEncryptionKey, KeyringError, type EncryptionKey, type Keyring } from './keyring';
-export type { RetryOptions } from './retry';
+export type { RetryOptions } from '../provider';
 export { AUTHENTICATION_REQUIRED, type RequireOptions } from './guard';
 export { defaultUserId, type UserIdResolver } from './middleware';
 export { createFractalVault, type FractalVault, type FractalVaultOptions } from './vault';

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { ConfigurationError } from '../errors/configuration-error';
+import { ConfigurationError } from '../errors';
 
 /** A 32-byte AES-256 key: a Buffer/Uint8Array, or a string of 64 hex digits or base64(url) of 32 bytes. */
 export type EncryptionKey = string | Uint8Array;

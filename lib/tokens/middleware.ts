@@ -1,9 +1,9 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ErrorCode } from '../errors/codes';
-import { ReauthenticationRequiredError } from '../errors/reauthentication-required-error';
-import { missingScopes } from '../scopes';
-import type { FractalTokenSet } from '../token-client';
-import type { FractalUser } from '../user-info';
+import { ErrorCode } from '../errors';
+import { ReauthenticationRequiredError } from '../errors';
+import { missingScopes } from '../provider';
+import type { FractalTokenSet } from '../provider';
+import type { FractalUser } from '../provider';
 import type { FractalRequestContext } from './types';
 
 /** What a request context needs from the vault. */

@@ -1,4 +1,4 @@
-import { redisScript as script } from '../redis-ops';
+import { redisScript as script } from '../redis';
 
 /**
  * The Lua scripts of `RedisTokenStore`. Each touches only the keys of one user, which share a hash
@@ -10,7 +10,7 @@ import { redisScript as script } from '../redis-ops';
  *   the current backoff in ms on the Redis server's clock (one clock for every app process).
  * Every change publishes on the user's channel so waiting processes wake up at once.
  */
-export type { RedisScript } from '../redis-ops';
+export type { RedisScript } from '../redis';
 
 /** KEYS[2] is the backoff. ARGV: data, ttlMs, channel. Returns the new version. */
 export const SET = script(`

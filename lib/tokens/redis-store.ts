@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigurationError } from '../errors/configuration-error';
-import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis-ops';
+import { ConfigurationError } from '../errors';
+import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis';
 import { LocalRecordCache } from './local-cache';
 import { ACQUIRE_LOCK, COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';

@@ -1,11 +1,11 @@
-import { ErrorCode } from '../errors/codes';
-import { ProviderError } from '../errors/provider-error';
-import { ReauthenticationRequiredError } from '../errors/reauthentication-required-error';
-import { RefreshThrottledError } from '../errors/refresh-throttled-error';
-import type { FractalTokenSet, TokenClient } from '../token-client';
+import { ErrorCode } from '../errors';
+import { ProviderError } from '../errors';
+import { ReauthenticationRequiredError } from '../errors';
+import { RefreshThrottledError } from '../errors';
+import type { FractalTokenSet, TokenClient } from '../provider';
 import { openRecord, sealRecord, type VaultRecord } from './codec';
 import type { Keyring } from './keyring';
-import { withRetry, type ResolvedRetry } from './retry';
+import { withRetry, type ResolvedRetry } from '../provider';
 import type { TokenStore } from './store';
 
 /** Test seams (exposed to apps only through the `@internal` vault option `hooks`). */

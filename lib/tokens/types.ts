@@ -1,4 +1,4 @@
-import type { FractalUser } from '../user-info';
+import type { FractalUser } from '../provider';
 
 /**
  * What `fractal.middleware()` puts on `req.fractal`. Lazy: nothing touches the token store until

@@ -1,13 +1,13 @@
 import type { Request, RequestHandler } from 'express';
-import { ConfigurationError } from '../errors/configuration-error';
-import { resolveDomains, type FractalDomains, type FractalEnvironment } from '../environments';
-import { TokenClient, type FractalTokenSet } from '../token-client';
-import { fetchFractalUser, type FractalUser } from '../user-info';
+import { ConfigurationError } from '../errors';
+import { resolveDomains, type FractalDomains, type FractalEnvironment } from '../provider';
+import { TokenClient, type FractalTokenSet } from '../provider';
+import { fetchFractalUser, type FractalUser } from '../provider';
 import { requireFractal, type RequireOptions } from './guard';
 import { createKeyring, type EncryptionKey, type Keyring } from './keyring';
 import { createRequestContext, defaultUserId, fractalMiddleware, type ContextSource, type UserIdResolver } from './middleware';
 import { Refresher, type RefresherHooks } from './refresher';
-import { resolveRetry, type RetryOptions } from './retry';
+import { resolveRetry, type RetryOptions } from '../provider';
 import type { TokenStore } from './store';
 import type { FractalRequestContext } from './types';
 

@@ -1,5 +1,5 @@
-import { ErrorCode } from '../errors/codes';
-import { FractalError } from '../errors/fractal-error';
+import { ErrorCode } from '../errors';
+import { FractalError } from '../errors';
 
 /**
  * Every `code` a webhook answer or a {@link WebhookError} can carry. Stable: branch on them (and log

@@ -45,5 +45,3 @@ export { newestWins, orderingOf } from './ordering';
 export type { OrderingResult } from './ordering';
 export { WebhookSender } from './sender';
 export type { WebhookSenderOptions, WebhookRetryOptions, DeliveryAttempt, DeliveryResult } from './sender';
-export { verificationChangeToWebhook, emailChangeToWebhook, forwardSandboxEvents } from './sandbox-events';
-export type { SandboxVerificationChange, SandboxEmailChange, SandboxEventSource, ForwardOptions } from './sandbox-events';

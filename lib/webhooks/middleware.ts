@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
-import { ConfigurationError } from '../errors/configuration-error';
+import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
 import type { FractalWebhookEvent } from './events';
 import { newestWins } from './ordering';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { boundedRedisOperation, evalScript, redisScript, type RedisCaller, type RedisScript } from '../redis-ops';
+import { boundedRedisOperation, evalScript, redisScript, type RedisCaller, type RedisScript } from '../redis';
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigurationError } from '../errors/configuration-error';
+import { ConfigurationError } from '../errors';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
 export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {

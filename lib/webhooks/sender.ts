@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { ConfigurationError } from '../errors/configuration-error';
+import { ConfigurationError } from '../errors';
 import type { FractalWebhookPayload } from './events';
 import { FRACTAL_SIGNATURE_HEADER, SecretSet, signFractalWebhook, type WebhookSecrets } from './signature';
 

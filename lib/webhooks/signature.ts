@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ConfigurationError } from '../errors/configuration-error';
+import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
 import type { FractalWebhookType } from './events';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigurationError } from '../errors/configuration-error';
+import { ConfigurationError } from '../errors';
 
 /**
  * Idempotency and ordering state of webhook deliveries.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { startSandbox, type Sandbox, type SandboxCredentials } from '../../lib/sandbox';
-import { TokenClient, type FractalTokenSet } from '../../lib/token-client';
+import { TokenClient, type FractalTokenSet } from '../../lib/provider/token-client';
 
 export const REDIRECT_URI = 'http://localhost:3999/auth/fractal/callback';
 

@@ -1,8 +1,8 @@
 import { isLoopbackHost } from './environments';
-import { ErrorCode } from './errors/codes';
-import { ConfigurationError } from './errors/configuration-error';
-import { ProviderError } from './errors/provider-error';
-import { TokenError } from './errors/token-error';
+import { ErrorCode } from '../errors';
+import { ConfigurationError } from '../errors';
+import { ProviderError } from '../errors';
+import { TokenError } from '../errors';
 import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest } from './http';
 import { normalizeScopes } from './scopes';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { StoreUnavailableError } from './errors/store-unavailable-error';
+import { StoreUnavailableError } from '../errors';
 
 /** The part of ioredis the stores use; the same on `Redis` and `Cluster`. */
 export interface RedisCaller {

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
-import { ErrorCode } from './errors/codes';
-import { StateError } from './errors/state-error';
+import { ErrorCode } from '../errors';
+import { StateError } from '../errors';
 
 export interface CallbackQuery {
   code?: string;

@@ -1,5 +1,5 @@
-import { ErrorCode } from './errors/codes';
-import { FractalError } from './errors/fractal-error';
+import { ErrorCode } from '../errors';
+import { FractalError } from '../errors';
 
 /**
  * Longest address we forward. Cardano Byron addresses are the longest documented currency's

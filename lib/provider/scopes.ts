@@ -1,4 +1,4 @@
-import { ConfigurationError } from './errors/configuration-error';
+import { ConfigurationError } from '../errors';
 
 /**
  * Fractal ID's scope catalogue, from its integration docs (condensed in shared/fractal-id.md).

@@ -1,5 +1,5 @@
-import type { KnownFractalWebhookPayload } from './events';
-import type { DeliveryResult, WebhookSender } from './sender';
+import type { KnownFractalWebhookPayload } from '../webhooks';
+import type { DeliveryResult, WebhookSender } from '../webhooks';
 
 /**
  * From the sandbox's state changes to the provider's notifications. The sandbox emits

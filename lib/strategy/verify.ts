@@ -1,6 +1,6 @@
 import type { Request } from 'express';
-import type { FractalProfile } from './profile';
-import type { FractalTokenResponse, FractalTokenSet } from './token-client';
+import type { FractalProfile } from '../provider';
+import type { FractalTokenResponse, FractalTokenSet } from '../provider';
 
 /** What the token response says, plus what we derived from it. */
 export interface FractalTokenParams extends FractalTokenResponse {

@@ -1,5 +1,5 @@
-import { ErrorCode } from './errors/codes';
-import { ProviderError } from './errors/provider-error';
+import { ErrorCode } from '../errors';
+import { ProviderError } from '../errors';
 import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest } from './http';
 
 /** `emails[]` of `/v2/users/me` (scope `contact:read`). */

@@ -1,4 +1,4 @@
-import { ErrorCode } from '../errors/codes';
+import { ErrorCode } from '../errors';
 
 export interface RetryOptions {
   /** Attempts in total, the first included. Default 3. */

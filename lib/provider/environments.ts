@@ -1,4 +1,4 @@
-import { ConfigurationError } from './errors/configuration-error';
+import { ConfigurationError } from '../errors';
 
 export type FractalEnvironment = 'production' | 'staging';
 

@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ErrorCode } from './errors/codes';
-import { ProviderError } from './errors/provider-error';
+import { ErrorCode } from '../errors';
+import { ProviderError } from '../errors';
 
 /** Default per-request timeout for every call to the provider. */
 export const DEFAULT_TIMEOUT_MS = 10_000;

@@ -1,4 +1,4 @@
-import { resolveRetry, type RetryOptions } from '../tokens/retry';
+import { resolveRetry, type RetryOptions } from './retry';
 
 /** Backoff for the back-office client: the vault's {@link RetryOptions} plus a bound on `Retry-After`. */
 export interface ClientRetryOptions extends RetryOptions {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-import { ConfigurationError } from '../errors/configuration-error';
-import { StateError } from '../errors/state-error';
+import { ConfigurationError } from '../errors';
+import { StateError } from '../errors';
 
 /** What the strategy keeps with each pending authorization request. JSON-safe: it lives in the session. */
 export interface PendingAuthorization {

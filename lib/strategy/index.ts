@@ -1,0 +1,17 @@
+/**
+ * The Passport strategy and what the sign-in leg needs: pending-authorization state, the callback
+ * query reader, `returnTo` and wallet checks, the verify signatures. The only door into `lib/strategy/`.
+ */
+export { FractalStrategy } from './strategy';
+export type {
+  FractalStrategyOptions,
+  FractalStrategyOptionsWithRequest,
+  FractalStrategyOptionsBase,
+  FractalAuthenticateOptions,
+  FractalAuthInfo,
+} from './strategy';
+export type { FractalTokenParams, FractalVerify, FractalVerifyWithRequest, FractalVerifyCallback } from './verify';
+export { SessionStateStore } from './session-store';
+export type { FractalStateStore, PendingAuthorization, SessionStateStoreOptions } from './session-store';
+export { safeReturnTo } from './return-to';
+export { validateWallet, WalletError, MAX_WALLET_LENGTH } from './wallet';
