@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { adminRouter } from './admin';
-import { authorizeDirectly, frontendRouter } from './authorize';
+import { adminRouter } from './routes/admin';
+import { authorizeDirectly, frontendRouter } from './routes/frontend';
 import { SandboxError } from './errors';
-import { resourceRouter } from './resource';
-import { type SandboxContext, checkClockSkew, copyCounts, createContext, resetCounts, setLifetimes } from './state';
-import { tokenRouter } from './token';
+import { resourceRouter } from './routes/resource';
+import { type SandboxContext, checkClockSkew, copyCounts, createContext, resetCounts, setLifetimes } from './model/context';
+import { tokenRouter } from './routes/token';
 import type { Sandbox, SandboxOptions, SandboxWebhookOptions } from './types';
 import { WebhookSender } from '../webhooks';
 import { forwardSandboxEvents } from './webhook-events';

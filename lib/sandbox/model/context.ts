@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { ClientRegistry } from './clients';
-import { SandboxError } from './errors';
+import { ClientRegistry } from './client-registry';
+import { SandboxError } from '../errors';
 import { FaultInjector } from './faults';
-import { TokenStore } from './tokens';
-import type { SandboxCounts, SandboxOptions, SandboxTokenLifetimes } from './types';
-import { UserDirectory } from './users';
+import { GrantLedger } from './grants';
+import type { SandboxCounts, SandboxOptions, SandboxTokenLifetimes } from '../types';
+import { UserDirectory } from './user-directory';
 
 /** Doorkeeper's default access token lifetime, which the provider docs confirm (2 hours). */
 export const DEFAULT_ACCESS_TOKEN_TTL = 7200;
@@ -23,7 +23,7 @@ export interface Lifetimes {
 /** Everything one sandbox instance holds in memory, shared by its three origins. */
 export interface SandboxContext {
   readonly clients: ClientRegistry;
-  readonly tokens: TokenStore;
+  readonly tokens: GrantLedger;
   readonly users: UserDirectory;
   readonly faults: FaultInjector;
   readonly events: EventEmitter;
@@ -52,7 +52,7 @@ export function createContext(options: SandboxOptions): SandboxContext {
   const events = new EventEmitter();
   const context: SandboxContext = {
     clients: new ClientRegistry(),
-    tokens: new TokenStore(),
+    tokens: new GrantLedger(),
     users: new UserDirectory(events, () => clock.now()),
     faults: new FaultInjector(),
     events,

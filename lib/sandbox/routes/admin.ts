@@ -1,6 +1,6 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { SandboxError } from './errors';
-import type { Sandbox, SandboxDecision, SandboxVerificationUpdate } from './types';
+import { SandboxError } from '../errors';
+import type { Sandbox, SandboxDecision, SandboxVerificationUpdate } from '../types';
 
 /**
  * `/_sandbox/*` on the auth origin: the programmatic API over HTTP (JSON), for tests and tools

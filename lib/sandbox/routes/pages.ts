@@ -1,4 +1,4 @@
-import { UID_SCOPE, parseScope } from '../provider';
+import { UID_SCOPE, parseScope } from '../../provider';
 
 /**
  * Server-rendered HTML of the frontend origin: the consent page and the error page. No

@@ -1,4 +1,4 @@
-import { randomToken, sha256 } from './crypto';
+import { randomToken, sha256 } from '../crypto';
 
 /** An authorization code (RFC 6749 section 4.1.2). Stored under the SHA-256 of the code. */
 export interface CodeRecord {
@@ -57,7 +57,7 @@ const PRUNE_AFTER_MS = 60 * 60 * 1000;
 const PRUNE_EVERY = 1000;
 
 /** In-memory codes and tokens. Every method takes `now` from the sandbox clock (clock skew). */
-export class TokenStore {
+export class GrantLedger {
   readonly #codes = new Map<string, CodeRecord>();
   readonly #byAccess = new Map<string, TokenRecord>();
   readonly #byRefresh = new Map<string, TokenRecord>();

@@ -1,4 +1,4 @@
-import type { SandboxWalletCurrency } from './types';
+import type { SandboxWalletCurrency } from '../types';
 
 /**
  * Guesses a wallet's currency from its address format, for a wallet typed at consent. The

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { SandboxUser, SandboxWallet } from './types';
+import type { SandboxUser, SandboxWallet } from '../types';
 
 /**
  * Plausible, obviously fake verification details. The provider docs say some detail fields are

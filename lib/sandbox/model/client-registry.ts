@@ -1,6 +1,6 @@
-import { randomToken, safeEqual, sha256 } from './crypto';
-import { SandboxError } from './errors';
-import type { SandboxClientInput, SandboxCredentials } from './types';
+import { randomToken, safeEqual, sha256 } from '../crypto';
+import { SandboxError } from '../errors';
+import type { SandboxClientInput, SandboxCredentials } from '../types';
 
 export interface ClientRecord {
   clientID: string;

@@ -1,4 +1,4 @@
-import type { SandboxUser, SandboxVerificationCase } from './types';
+import type { SandboxUser, SandboxVerificationCase } from '../types';
 
 /**
  * The statistics API's figures, derived from the verification cases of every user the sandbox

@@ -1,10 +1,10 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { CLIENT_STATS_SCOPE, normalizeScopes } from '../provider';
-import { DESCRIPTIONS } from './authorization';
-import type { ClientRecord } from './clients';
-import { randomToken, s256, safeEqual } from './crypto';
-import type { SandboxContext } from './state';
-import type { IssuedToken } from './tokens';
+import { CLIENT_STATS_SCOPE, normalizeScopes } from '../../provider';
+import { DESCRIPTIONS } from '../model/authorization-request';
+import type { ClientRecord } from '../model/client-registry';
+import { randomToken, s256, safeEqual } from '../crypto';
+import type { SandboxContext } from '../model/context';
+import type { IssuedToken } from '../model/grants';
 
 /**
  * `POST /oauth/token` on the auth origin (RFC 6749 sections 4.1.3, 4.4, 6), behaving like

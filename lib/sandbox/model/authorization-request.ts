@@ -1,9 +1,9 @@
-import { UID_SCOPE, normalizeScopes, parseScope } from '../provider';
-import type { ClientRecord } from './clients';
-import { SandboxError } from './errors';
-import type { SandboxContext } from './state';
-import type { SandboxDecision, SandboxUserType } from './types';
-import { checkEmail } from './users';
+import { UID_SCOPE, normalizeScopes, parseScope } from '../../provider';
+import type { ClientRecord } from './client-registry';
+import { SandboxError } from '../errors';
+import type { SandboxContext } from './context';
+import type { SandboxDecision, SandboxUserType } from '../types';
+import { checkEmail } from './user-directory';
 
 /**
  * The authorization endpoint's logic, shared by the consent form, `sandbox.authorize()` and the

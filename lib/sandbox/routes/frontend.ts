@@ -7,12 +7,12 @@ import {
   checkAuthorizeRequest,
   consentFromDecision,
   denyLocation,
-} from './authorization';
-import { renderConsentPage, renderErrorPage } from './consent-page';
-import { hmac, safeEqual } from './crypto';
-import { SandboxError } from './errors';
-import type { SandboxContext } from './state';
-import type { SandboxDecision } from './types';
+} from '../model/authorization-request';
+import { renderConsentPage, renderErrorPage } from './pages';
+import { hmac, safeEqual } from '../crypto';
+import { SandboxError } from '../errors';
+import type { SandboxContext } from '../model/context';
+import type { SandboxDecision } from '../types';
 
 /**
  * The frontend origin: `GET /authorize` shows the consent page, `POST /authorize/decision`

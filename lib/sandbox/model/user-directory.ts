@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import { KYC_ADDONS, KYC_LEVELS } from '../provider';
-import { SandboxError } from './errors';
+import { KYC_ADDONS, KYC_LEVELS } from '../../provider';
+import { SandboxError } from '../errors';
 import { WALLET_CURRENCIES, guessWalletCurrency } from './wallet-currency';
 import type {
   SandboxCaseStatus,
@@ -15,7 +15,7 @@ import type {
   SandboxVerificationUpdate,
   SandboxWallet,
   SandboxWalletInput,
-} from './types';
+} from '../types';
 
 const VERIFICATION_NAMES = new Set<string>([...KYC_LEVELS, ...KYC_ADDONS]);
 const STATUSES: readonly SandboxCaseStatus[] = ['pending', 'contacted', 'done'];

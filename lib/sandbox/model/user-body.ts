@@ -1,6 +1,6 @@
-import { CONTACT_SCOPE, UID_SCOPE, parseScope } from '../provider';
+import { CONTACT_SCOPE, UID_SCOPE, parseScope } from '../../provider';
 import { fakeDetails } from './fake-details';
-import type { SandboxUser } from './types';
+import type { SandboxUser } from '../types';
 
 /**
  * The body of `GET /v2/users/me`: each field only when a scope grants it (provider docs,

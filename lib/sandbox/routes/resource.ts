@@ -1,9 +1,9 @@
 import express, { type Request, type Response, type Router } from 'express';
-import { CLIENT_STATS_SCOPE, UID_SCOPE } from '../provider';
-import type { SandboxContext } from './state';
-import { countryVerifications, totalVerifications, userVerifications } from './stats';
-import type { TokenRecord } from './tokens';
-import { userInfoBody } from './userinfo';
+import { CLIENT_STATS_SCOPE, UID_SCOPE } from '../../provider';
+import type { SandboxContext } from '../model/context';
+import { countryVerifications, totalVerifications, userVerifications } from '../model/stats';
+import type { TokenRecord } from '../model/grants';
+import { userInfoBody } from '../model/user-body';
 
 /**
  * The resource origin: `GET /v2/users/me` and the statistics API, protected by bearer tokens

@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { SandboxError } from './errors';
-import type { SandboxFault, SandboxFaultEndpoint } from './types';
+import { SandboxError } from '../errors';
+import type { SandboxFault, SandboxFaultEndpoint } from '../types';
 
 const ENDPOINTS: readonly SandboxFaultEndpoint[] = ['token', 'userinfo', 'stats', 'authorize'];
 const MAX_DELAY_MS = 120_000;
