@@ -2,6 +2,7 @@ import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { MemoryWebhookStore, RedisWebhookStore, type WebhookStore } from '../lib/webhooks';
 import { connectRedis, deletePrefix, freePort, randomPrefix, SHARED_REDIS } from './helpers/redis';
+import { monitorPrefix } from './helpers/vault-http';
 
 let redis: Redis;
 const prefix = randomPrefix('webhooks');
@@ -148,6 +149,44 @@ describe('RedisWebhookStore in Redis', () => {
       client.disconnect();
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('concurrent keepNewest from three connections: each answer is the newest the server had applied by then (MONITOR order)', async () => {
+    // Every call returning "newest >= mine" holds for any store; atomicity shows only against the
+    // order in which Redis executed the calls. A GET-then-SET store, or one that writes atomically
+    // but answers from an earlier read, answers a smaller value than the server already held.
+    const clients = await Promise.all([0, 1, 2].map(() => connectRedis()));
+    const monitor = await monitorPrefix(redis, prefix);
+    try {
+      const racers = clients.map((client) => new RedisWebhookStore({ client, prefix }));
+      const key = `user-${id()}`;
+      const base = 1_700_000_000_000;
+      // Warm the script cache on the server, so every call is one EVALSHA (no NOSCRIPT fallback).
+      await (racers[0] as RedisWebhookStore).keepNewest(`warm-${id()}`, 1);
+      const stamps = Array.from({ length: 60 }, (_, i) => base + ((i * 7919) % 60) * 1000);
+      const results = await Promise.all(stamps.map((t, i) => (racers[i % 3] as RedisWebhookStore).keepNewest(key, t)));
+      await monitor.settle();
+      const redisKey = (racers[0] as RedisWebhookStore).keys().newest(key);
+      // The first command naming the key with a stamp is where the server applied that call.
+      const applied: number[] = [];
+      for (const args of monitor.commands) {
+        if (!args.includes(redisKey)) continue;
+        const stamp = stamps.find((t) => args.includes(String(t)));
+        if (stamp !== undefined && !applied.includes(stamp)) applied.push(stamp);
+      }
+      expect([...applied].sort()).toEqual([...stamps].sort());
+      let newest = 0;
+      const expected = new Map<number, number>();
+      for (const stamp of applied) {
+        newest = Math.max(newest, stamp);
+        expected.set(stamp, newest);
+      }
+      expect(results).toEqual(stamps.map((t) => expected.get(t)));
+      expect(await redis.get(redisKey)).toBe(String(Math.max(...stamps)));
+    } finally {
+      monitor.stop();
+      for (const client of clients) client.disconnect();
     }
   });
 
