@@ -201,6 +201,33 @@ describe('refreshing rotated tokens (one process, shared Redis, sandbox provider
       expect(counts().refresh_token).toBe(2);
     });
 
+    test('its late write is refused by the lock token alone, while the version still matches', async () => {
+      // The other process holds the lock but has not written yet, so the stalled holder's
+      // compareAndSet has the right version: only the lock token can refuse it.
+      let responded: () => void = () => undefined;
+      const slowResponded = new Promise<void>((resolve) => (responded = resolve));
+      const slow = t.vault({ lockTtlMs: 200, timeoutMs: 5000, hooks: { afterTokenResponse: () => responded() } });
+      const other = t.vault({ lockTtlMs: 5000, timeoutMs: 5000 });
+      const { uid, tokenSet } = await t.env.signIn();
+      await slow.saveTokens(uid, expired(tokenSet));
+      const versionKey = t.store.keysFor(uid).tokens;
+      const before = await t.redis.hget(versionKey, 'v');
+      t.env.sandbox.injectFault('token', { kind: 'delay', ms: 800, times: 1 });
+      t.env.sandbox.injectFault('token', { kind: 'delay', ms: 2500, times: 1 });
+      const slowResult = slow.getAccessToken(uid);
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      const otherResult = other.getAccessToken(uid);
+      await slowResponded;
+      // Its compareAndSet runs right after the hook; the other refresh answers ~1.7 s later.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await t.redis.hget(versionKey, 'v')).toBe(before);
+      const newer = await otherResult;
+      expect(await slowResult).toBe(newer);
+      expect(Number(await t.redis.hget(versionKey, 'v'))).toBe(Number(before) + 1);
+      expect((await other.getTokenSet(uid))?.accessToken).toBe(newer);
+      expect(counts().refresh_token).toBe(2);
+    });
+
     test('its refresh token was already rotated and revoked: invalid_grant re-reads the store and uses the newer set', async () => {
       const slow = t.vault({ lockTtlMs: 200, timeoutMs: 5000 });
       const other = t.vault({ lockTtlMs: 5000 });
