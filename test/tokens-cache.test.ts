@@ -199,12 +199,33 @@ describe('a token vault on a cached RedisTokenStore (real Redis, sandbox provide
   });
   afterAll(() => t.teardown());
 
+  /**
+   * Proof at the server that `vault` hands out `token` from its cache: once warm (the subscription
+   * confirmed), five more calls send no command at all for this prefix (MONITOR). Without it, the
+   * test below would pass just as well with the cache off, every read going to Redis.
+   */
+  async function expectServedFromCache(vault: ReturnType<VaultEnv['vault']>, uid: string, token: string | undefined): Promise<void> {
+    const monitor = await monitorPrefix(t.redis, t.prefix);
+    try {
+      await eventually(async () => {
+        expect(await vault.getAccessToken(uid)).toBe(token);
+        await monitor.settle();
+        const before = monitor.commands.length;
+        for (let i = 0; i < 5; i++) expect(await vault.getAccessToken(uid)).toBe(token);
+        await monitor.settle();
+        expect(monitor.commands.slice(before)).toEqual([]);
+      }, 2000);
+    } finally {
+      monitor.stop();
+    }
+  }
+
   test("another process's logout and refresh reach this process's next request", async () => {
     const here = t.vault({ store: new RedisTokenStore({ client: t.redis, prefix: t.prefix, cacheTtlMs: 60_000 }) });
     const elsewhere = t.vault();
     const { uid, tokenSet } = await t.env.signIn();
     await elsewhere.saveTokens(uid, tokenSet);
-    for (let i = 0; i < 5; i++) expect(await here.getAccessToken(uid)).toBe(tokenSet.accessToken);
+    await expectServedFromCache(here, uid, tokenSet.accessToken);
 
     // The resource server refuses the token elsewhere, which refreshes (rotation).
     t.env.sandbox.injectFault('userinfo', { kind: 'status', status: 401, body: '{"error":"invalid_token"}', times: 1 });
@@ -212,6 +233,8 @@ describe('a token vault on a cached RedisTokenStore (real Redis, sandbox provide
     const renewed = (await elsewhere.getTokenSet(uid))?.accessToken;
     expect(renewed).not.toBe(tokenSet.accessToken);
     await eventually(async () => expect(await here.getAccessToken(uid)).toBe(renewed), 2000);
+    // The renewed set is cached in turn, so the logout below must also arrive as a notification.
+    await expectServedFromCache(here, uid, renewed);
 
     await elsewhere.revoke(uid);
     await eventually(async () => expect(here.getAccessToken(uid)).rejects.toMatchObject({ code: ErrorCode.REAUTHENTICATION_REQUIRED }), 2000);
