@@ -415,15 +415,23 @@ describe('verify callback styles', () => {
   });
 
   it('settles once when verify both calls done and returns a promise', async () => {
-    const { app } = buildApp(sandbox, {
+    let promiseSettled: () => void = () => undefined;
+    const returned = new Promise<void>((resolve) => (promiseSettled = resolve));
+    const { app, outcomes } = buildApp(sandbox, {
       verify: async (_a, _r, _p, profile, done) => {
         done(null, { id: 'from-done' });
+        setImmediate(promiseSettled);
         return { id: `from-promise-${profile.id}` };
       },
     });
     const agent = newAgent(app);
     const res = await finishSignIn(agent, sandbox, await startSignIn(agent));
     expect(res.body.user).toEqual({ id: 'from-done' });
+    // The returned promise has resolved by now too: it must not have reached passport a second time.
+    await returned;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(outcomes).toEqual(['success']);
+    expect((await agent.get('/me')).body.user).toEqual({ id: 'from-done' });
   });
 
   it('passes the request first with passReqToCallback', async () => {

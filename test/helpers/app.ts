@@ -24,6 +24,8 @@ export interface TestApp {
   callbackURL: string;
   /** Everything the verify callback received, one entry per call. */
   verified: Parameters<FractalVerify>[];
+  /** Every outcome the callback route's authenticate callback was called with, in order. */
+  outcomes: ('success' | 'fail' | 'error')[];
 }
 
 /**
@@ -46,6 +48,7 @@ export function buildApp(
   const callbackURL = `http://${options.callbackHost ?? '127.0.0.1:3999'}${CALLBACK_PATH}`;
   const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [callbackURL], name: 'Test app' });
   const verified: TestApp['verified'] = [];
+  const outcomes: TestApp['outcomes'] = [];
   const verify: FractalVerify =
     options.verify ??
     ((accessToken, refreshToken, params, profile, done) => {
@@ -76,6 +79,9 @@ export function buildApp(
   });
   app.get(CALLBACK_PATH, (req: Request, res: Response, next: NextFunction) => {
     auth.authenticate(strategy.name, (err: unknown, user: Express.User | false, info: unknown, status: unknown): void => {
+      outcomes.push(err ? 'error' : user ? 'success' : 'fail');
+      // A strategy that settled twice: record it and answer nothing more (the first answer stands).
+      if (res.headersSent) return;
       if (err) {
         const status = isFractalError(err) ? err.status : 500;
         res.status(status).json({ outcome: 'error', code: isFractalError(err) ? err.code : 'unknown', message: (err as Error).message });
@@ -104,7 +110,7 @@ export function buildApp(
   app.get('/me', (req, res) => {
     res.json({ user: req.user ?? null, pending: strategy.pendingSignIns(req) });
   });
-  return { app, strategy, clientID, clientSecret, callbackURL, verified };
+  return { app, strategy, clientID, clientSecret, callbackURL, verified, outcomes };
 }
 
 /** Starts a sign-in and returns the authorize URL the app redirected to. */
