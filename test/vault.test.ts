@@ -115,6 +115,26 @@ describe('token vault storage', () => {
     await store.close();
   });
 
+  test('MemoryTokenStore: four vaults sharing it contend for its lock, and its lock alone keeps it to 1 refresh', async () => {
+    // One vault shares a refresh among its own callers before the store is asked; four vaults
+    // (four independent refreshers) all reach acquireLock, so the store's lock is what decides.
+    const store = new MemoryTokenStore();
+    const vaults = [0, 1, 2, 3].map(() => t.vault({ store }));
+    const { uid, tokenSet } = await t.env.signIn();
+    await (vaults[0] as (typeof vaults)[0]).saveTokens(uid, expired(tokenSet));
+    t.env.sandbox.resetCounts();
+    t.env.sandbox.injectFault('token', { kind: 'delay', ms: 400, times: 1 });
+    const storm = Promise.all(vaults.flatMap((vault) => Array.from({ length: 10 }, () => vault.getAccessToken(uid))));
+    // While the refresh is in flight every vault has asked for the lock, and it is held.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await store.acquireLock(uid, 1000)).toBeNull();
+    const tokens = await storm;
+    expect(new Set(tokens).size).toBe(1);
+    expect(tokens[0]).not.toBe(tokenSet.accessToken);
+    expect(t.env.sandbox.counts().token).toMatchObject({ refresh_token: 1, failed: 0 });
+    await store.close();
+  });
+
   test.each([
     ['no store', { store: undefined }],
     ['no encryption key', { encryptionKeys: [] }],
