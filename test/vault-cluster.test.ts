@@ -67,7 +67,7 @@ describe('token vault on a 3-master Redis Cluster', () => {
       forkVaultWorker({ cluster: nodes.nodes, prefix, encryptionKeys, ...env.client, domains: env.sandbox.domains }),
     );
     try {
-      await stormForOneRefresh(workers, env.sandbox, uid, tokenSet.accessToken);
+      await stormForOneRefresh(workers, env, uid, tokenSet.accessToken);
       expect((await vault().fetchUser(uid)).uid).toBe(uid);
     } finally {
       await Promise.all(workers.map((w) => w.stop()));

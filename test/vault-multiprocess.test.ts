@@ -50,7 +50,7 @@ describe('token vault across separate Node processes (shared Redis)', () => {
     await localVault().saveTokens(uid, expired(tokenSet));
     const storm = [0, 1, 2, 3].map(() => forkVaultWorker(workerConfig()));
     workers.push(...storm);
-    const token = await stormForOneRefresh(storm, env.sandbox, uid, tokenSet.accessToken);
+    const token = await stormForOneRefresh(storm, env, uid, tokenSet.accessToken);
     // The token everyone got is the one stored, and the provider accepts it.
     expect((await localVault().getTokenSet(uid))?.accessToken).toBe(token);
     expect((await fetchFractalUser(token, { resourceURL: env.sandbox.domains.resource })).uid).toBe(uid);

@@ -8,6 +8,11 @@ export interface VaultSandbox {
   sandbox: Sandbox;
   client: SandboxCredentials;
   tokenURL: string;
+  /**
+   * Every answer of the token endpoint, as the sandbox logged it: when it finished (wall clock)
+   * and how long it took, so a test can tell when a refresh was in flight at the server.
+   */
+  tokenAnswers: { status: number; startedAt: number; finishedAt: number }[];
   /** Signs a fresh user in at the sandbox (no browser, no strategy) and returns their uid and token set. */
   signIn(email?: string, scopes?: string[]): Promise<{ uid: string; tokenSet: FractalTokenSet }>;
   close(): Promise<void>;
@@ -15,7 +20,15 @@ export interface VaultSandbox {
 
 /** A sandbox with one registered client, for token vault tests. */
 export async function startVaultSandbox(): Promise<VaultSandbox> {
-  const sandbox = await startSandbox();
+  const tokenAnswers: VaultSandbox['tokenAnswers'] = [];
+  const sandbox = await startSandbox({
+    logger: (line) => {
+      // "auth POST /oauth/token 200 402ms" (see originApp in lib/sandbox/server.ts)
+      const match = /^auth POST \/oauth\/token (\d{3}) (\d+)ms$/.exec(line);
+      const finishedAt = Date.now();
+      if (match) tokenAnswers.push({ status: Number(match[1]), startedAt: finishedAt - Number(match[2]), finishedAt });
+    },
+  });
   const client = sandbox.registerClient({ redirectUris: [REDIRECT_URI] });
   const tokenURL = `${sandbox.domains.auth}/oauth/token`;
   const tokenClient = new TokenClient({ tokenURL, ...client });
@@ -23,6 +36,7 @@ export async function startVaultSandbox(): Promise<VaultSandbox> {
     sandbox,
     client,
     tokenURL,
+    tokenAnswers,
     async signIn(email = `user-${randomBytes(5).toString('hex')}@example.com`, scopes = ['uid:read']) {
       const url = new URL(`${sandbox.domains.frontend}/authorize`);
       url.search = new URLSearchParams({

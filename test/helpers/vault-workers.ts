@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { Sandbox } from '../../lib/sandbox';
+import type { VaultSandbox } from './vault-sandbox';
 import type { WorkerConfig, WorkerReply, WorkerRequest } from '../fixtures/vault-worker';
 
 const WORKER = join(__dirname, '..', 'fixtures', 'vault-worker.ts');
@@ -12,7 +12,7 @@ export interface VaultWorker {
   /** Resolves when the process ends, with how it ended. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** `count` concurrent getAccessToken() calls in the worker. */
-  storm(userId: string, count: number): Promise<{ tokens: string[]; errors: string[] }>;
+  storm(userId: string, count: number): Promise<{ tokens: string[]; errors: string[]; issuedAt: number }>;
   /** Asks the worker to exit (kills it if it does not within 5 s). */
   stop(): Promise<void>;
 }
@@ -54,8 +54,8 @@ export function forkVaultWorker(config: WorkerConfig): VaultWorker {
     async storm(userId, count) {
       const reply = nextReply('result');
       send({ type: 'storm', userId, count });
-      const { tokens, errors } = await reply;
-      return { tokens, errors };
+      const { tokens, errors, issuedAt } = await reply;
+      return { tokens, errors, issuedAt };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -73,17 +73,27 @@ export function forkVaultWorker(config: WorkerConfig): VaultWorker {
  * slowed so the refresh is still in flight while all of them pile in, 50 calls each. Asserts the
  * single-flight outcome (no errors, 200 identical new tokens, exactly one refresh) and returns the
  * token everyone got.
+ *
+ * "Exactly one refresh" would hold just as well for storms that ran one after the other (the
+ * first refreshes, the rest find a fresh token), so it also proves the overlap at the server:
+ * every worker had issued all its calls before the token endpoint answered the one refresh.
  */
 export async function stormForOneRefresh(
   workers: readonly VaultWorker[],
-  sandbox: Sandbox,
+  env: Pick<VaultSandbox, 'sandbox' | 'tokenAnswers'>,
   uid: string,
   oldAccessToken: string,
 ): Promise<string> {
+  const { sandbox } = env;
   await Promise.all(workers.map((w) => w.ready));
   sandbox.resetCounts();
-  sandbox.injectFault('token', { kind: 'delay', ms: 400, times: 1 });
+  sandbox.injectFault('token', { kind: 'delay', ms: 1000, times: 1 });
+  const answersBefore = env.tokenAnswers.length;
   const results = await Promise.all(workers.map((w) => w.storm(uid, 50)));
+  const answers = env.tokenAnswers.slice(answersBefore);
+  expect(answers.map((a) => a.status)).toEqual([200]);
+  const refresh = answers[0] as VaultSandbox['tokenAnswers'][number];
+  for (const { issuedAt } of results) expect(issuedAt).toBeLessThan(refresh.finishedAt);
   expect(results.flatMap((r) => r.errors)).toEqual([]);
   const tokens = results.flatMap((r) => r.tokens);
   expect(tokens).toHaveLength(workers.length * 50);
