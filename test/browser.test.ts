@@ -126,10 +126,28 @@ it('signs in through a popup: the popup tells the opener, closes, and the opener
 });
 
 it('falls back to a full-page redirect when the popup is blocked', async () => {
+  const wallet = '0x52908400098527886E0F7030069857D2E4169EE7';
+  // A popup blocker: window.open answers null. The binding outlives navigations, so it still
+  // tells us afterwards that the popup was really tried (and with which URL).
+  const opened: string[] = [];
+  await page.exposeBinding('recordWindowOpen', (_source, url: string) => void opened.push(url));
   await page.addInitScript(() => {
-    window.open = () => null;
+    window.open = (url?: string | URL) => {
+      void (window as unknown as { recordWindowOpen: (u: string) => Promise<void> }).recordWindowOpen(String(url));
+      return null;
+    };
   });
   await page.goto(appURL);
+  await page.fill('#wallet', wallet);
   await Promise.all([page.waitForURL(`${sandbox.domains.frontend}/authorize**`), page.click('#verify-popup')]);
+  expect(opened).toHaveLength(1);
+  expect(new URL(opened[0] as string, appURL).searchParams.get('popup')).toBe('1');
+  // The same page went to the consent screen, with the form's choices, as a plain sign-in.
+  const authorize = new URL(page.url());
+  expect(authorize.searchParams.get('redirect_uri')).toBe(`${appURL}/auth/fractal/callback`);
+  expect(authorize.searchParams.get('ensure_wallet')).toBe(wallet);
   await Promise.all([page.waitForURL(`${appURL}/profile`), page.click('#approve')]);
+  expect(await page.textContent('#uid')).toMatch(/\S+/);
+  expect(await page.textContent('body')).toContain(wallet);
+  expect(context.pages()).toEqual([page]);
 });
