@@ -41,12 +41,16 @@ export function buildApp(
     /** When given, the strategy is built with `passReqToCallback: true` and this verify. */
     verifyWithRequest?: FractalVerifyWithRequest;
     callbackHost?: string;
+    /** More redirect URIs registered for the client (for a per-request `callbackURL`). */
+    extraRedirectUris?: string[];
+    /** Per-request options of the start route, on top of those read from its query string. */
+    authenticateOptions?: (req: Request) => FractalAuthenticateOptions;
   } = {},
 ): TestApp {
   // The redirect URI is registered before the app listens, so it uses a fixed loopback host; tests
   // never follow it over the network, they replay its query string into the app with supertest.
   const callbackURL = `http://${options.callbackHost ?? '127.0.0.1:3999'}${CALLBACK_PATH}`;
-  const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [callbackURL], name: 'Test app' });
+  const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [callbackURL, ...(options.extraRedirectUris ?? [])], name: 'Test app' });
   const verified: TestApp['verified'] = [];
   const outcomes: TestApp['outcomes'] = [];
   const verify: FractalVerify =
@@ -75,7 +79,10 @@ export function buildApp(
     if (typeof req.query.wallet === 'string') perRequest.ensureWallet = req.query.wallet;
     if (typeof req.query.returnTo === 'string') perRequest.returnTo = req.query.returnTo;
     if (typeof req.query.scope === 'string') perRequest.scope = req.query.scope;
-    auth.authenticate(strategy.name, perRequest)(req, res, next);
+    const extra = options.authenticateOptions?.(req);
+    // Given as is when alone, so a test can check the strategy never writes into the caller's object.
+    const merged = extra && Object.keys(perRequest).length === 0 ? extra : { ...perRequest, ...extra };
+    auth.authenticate(strategy.name, merged)(req, res, next);
   });
   app.get(CALLBACK_PATH, (req: Request, res: Response, next: NextFunction) => {
     auth.authenticate(strategy.name, (err: unknown, user: Express.User | false, info: unknown, status: unknown): void => {
