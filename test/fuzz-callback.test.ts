@@ -155,13 +155,13 @@ describe('callback query strings (property)', () => {
         if (me.user !== null) {
           signIns++;
           if (!exact('code', response.code) || !exact('state', response.state) || received.has('error')) {
-            throw new Error(`signed in by a tampered callback: ${tamper.kind} ${path.slice(0, 300)}`);
+            throw new Error(`signed in by a tampered callback: ${tamper.kind} ${path.replaceAll(response.code, '<code>').slice(0, 300)}`);
           }
           // Signed out again: a fresh session for the next runs.
           jar = {};
         } else if (clean) {
           // The fuzzer's genuine codes must be live, or "never signs anyone in" proves nothing.
-          throw new Error(`an untampered genuine callback did not sign in (${res.status}): ${path.slice(0, 300)}`);
+          throw new Error(`an untampered genuine callback did not sign in (${res.status}): ${path.replaceAll(response.code, '<code>').slice(0, 300)}`);
         }
         return true;
       }),
