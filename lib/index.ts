@@ -64,3 +64,29 @@ export * from './strategy';
 export * from './webhooks';
 export * from './tokens';
 export * from './client';
+export {
+  kycStatus,
+  readCases,
+  parseKycRequirement,
+  createFractalKyc,
+  MemoryKycCache,
+  RedisKycCache,
+  DEFAULT_KYC_TTL_MS,
+} from './kyc';
+export type {
+  KycStatus,
+  KycDecision,
+  KycItemDecision,
+  KycCaseSummary,
+  KycSource,
+  KycRequirement,
+  KycRequirementInput,
+  KycCache,
+  KycCacheEntry,
+  KycCacheRead,
+  KycCacheOptions,
+  MemoryKycCacheOptions,
+  RedisKycCacheOptions,
+  FractalKyc,
+  FractalKycOptions,
+} from './kyc';

@@ -1,0 +1,197 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ConfigurationError, ErrorCode, ReauthenticationRequiredError } from '../errors';
+import { missingScopes, type FractalUser } from '../provider';
+import { safeReturnTo } from '../strategy';
+import type { FractalVault } from '../tokens';
+import type { FractalWebhookEvent } from '../webhooks';
+import { MemoryKycCache, type KycCache, type KycCacheRead } from './cache';
+import { parseKycRequirement, type KycRequirement, type KycRequirementInput } from './requirement';
+import { kycStatus, readCases, type KycCaseSummary, type KycDecision } from './status';
+
+export interface FractalKycOptions {
+  /** The token vault: the guard reads the user's profile through it (refreshing the token if needed). */
+  vault: FractalVault;
+  /**
+   * Where decisions are cached per user. Default: a {@link MemoryKycCache} (one process). With
+   * several processes use a `RedisKycCache`, so that a webhook on one invalidates all.
+   */
+  cache?: KycCache;
+  /** Where the guard sends browsers to sign in (with `scope` and `returnTo` query parameters). Default `/auth/fractal`. */
+  signInPath?: string;
+  /**
+   * The vault's user id for a webhook's `user_id` (the Fractal ID uid). Default: the uid itself,
+   * which is right when the app saves tokens under `profile.id`.
+   */
+  userIdOf?: (fractalUid: string) => string | undefined | Promise<string | undefined>;
+}
+
+export interface FractalKyc {
+  /** The decision for the request's signed-in user. @throws `reauthentication_required` when nobody is signed in. */
+  status(req: Request, requirement: KycRequirementInput | KycRequirement): Promise<KycDecision>;
+  /** The decision for a user by id (a background job). @throws `reauthentication_required` without stored tokens. */
+  statusOf(userId: string, requirement: KycRequirementInput | KycRequirement): Promise<KycDecision>;
+  /**
+   * A guard: lets the request through when the signed-in user is approved for `requirement`
+   * (the decision is then on `res.locals.fractalKyc`). Otherwise JSON clients get
+   * `403 {error: 'kyc_required', status}`; browsers whose grant lacks the requirement's scopes are
+   * redirected to sign in with them, other browsers get a 403 page. Signed-out users are handled
+   * first, exactly like `vault.require()`.
+   * @throws ConfigurationError at once for an invalid requirement.
+   */
+  requireKyc(requirement: KycRequirementInput | KycRequirement): RequestHandler;
+  /** Forgets a user's cached decision (call it whenever you know their KYC changed). */
+  invalidate(userId: string): Promise<void>;
+  /**
+   * Invalidates the user of a `verification_approved|rejected|contacted` event (stale ones too:
+   * they still mean something changed). Call it from `fractalWebhooks({ onEvent })`; a cache
+   * failure rejects, so the delivery fails and the provider retries it. Resolves to true when the
+   * event was a verification event.
+   */
+  handleWebhookEvent(event: FractalWebhookEvent): Promise<boolean>;
+  readonly cache: KycCache;
+}
+
+/**
+ * KYC decisions on top of the token vault, cached per user until a verification webhook (or the
+ * cache's TTL) says otherwise. See the README section "KYC decisions".
+ */
+export function createFractalKyc(options: FractalKycOptions): FractalKyc {
+  const vault = options?.vault;
+  if (!vault || typeof vault.context !== 'function' || typeof vault.require !== 'function') {
+    throw new ConfigurationError('createFractalKyc needs `vault`: the app\'s createFractalVault(...)');
+  }
+  const cache = options.cache ?? new MemoryKycCache();
+  const signInPath = options.signInPath ?? '/auth/fractal';
+  if (!signInPath.startsWith('/') || signInPath.startsWith('//')) throw new ConfigurationError('`signInPath` must be a path on this site, such as /auth/fractal');
+  const userIdOf = options.userIdOf ?? ((uid: string) => uid);
+  // Concurrent requests of one user share one provider read.
+  const inFlight = new Map<string, Promise<KycCaseSummary[]>>();
+
+  async function casesOf(userId: string, scopes: readonly string[], fetchUser: () => Promise<FractalUser>): Promise<KycCaseSummary[]> {
+    const scopesKey = [...scopes].sort().join(' ');
+    let read: KycCacheRead | undefined;
+    try {
+      read = await cache.read(userId);
+    } catch {
+      // The cache only saves provider calls: without it, ask the provider.
+      read = undefined;
+    }
+    if (read?.entry && read.entry.scopes === scopesKey) return read.entry.cases;
+    const key = `${read?.generation ?? '-'}\u0000${scopesKey}\u0000${userId}`;
+    let pending = inFlight.get(key);
+    if (!pending) {
+      pending = (async () => {
+        const cases = readCases(await fetchUser());
+        if (read) await cache.write(userId, read.generation, { scopes: scopesKey, cases, fetchedAt: Date.now() }).catch(() => undefined);
+        return cases;
+      })();
+      inFlight.set(key, pending);
+      pending.then(
+        () => inFlight.delete(key),
+        () => inFlight.delete(key),
+      );
+    }
+    return pending;
+  }
+
+  const kyc: FractalKyc = {
+    cache,
+    status: async (req, requirement) => {
+      const parsed = parseKycRequirement(requirement);
+      const ctx = vault.context(req);
+      const userId = ctx.userId;
+      if (userId === undefined) throw new ReauthenticationRequiredError('No user is signed in; sign in with Fractal ID');
+      return kycStatus(await casesOf(userId, await ctx.getGrantedScopes(), () => ctx.fetchUser()), parsed);
+    },
+    statusOf: async (userId, requirement) => {
+      const parsed = parseKycRequirement(requirement);
+      const tokenSet = await vault.getTokenSet(userId);
+      if (!tokenSet) throw new ReauthenticationRequiredError('No Fractal ID tokens are stored for this user; they must sign in');
+      return kycStatus(await casesOf(userId, tokenSet.scopes, () => vault.fetchUser(userId)), parsed);
+    },
+    requireKyc: (requirement) => {
+      const parsed = parseKycRequirement(requirement);
+      const tokens = vault.require();
+      return function requireKyc(req: Request, res: Response, next: NextFunction): void {
+        // The token guard first: signed-out users, revoked grants and store outages answer as everywhere else.
+        tokens(req, res, (err?: unknown) => {
+          if (err !== undefined) {
+            next(err);
+            return;
+          }
+          void decide(req, res, next, parsed);
+        });
+      };
+    },
+    invalidate: (userId) => cache.invalidate(userId),
+    handleWebhookEvent: async (event) => {
+      if (!event.known) return false;
+      switch (event.type) {
+        case 'verification_approved':
+        case 'verification_rejected':
+        case 'verification_contacted': {
+          // `user-integration/webhooks/available-types.md`: verification data carries `user_id`.
+          const userId = await userIdOf(event.data.user_id);
+          if (userId !== undefined) await cache.invalidate(userId);
+          return true;
+        }
+        default:
+          return false;
+      }
+    },
+  };
+
+  async function decide(req: Request, res: Response, next: NextFunction, requirement: KycRequirement): Promise<void> {
+    try {
+      const decision = await kyc.status(req, requirement);
+      res.locals.fractalKyc = decision;
+      if (decision.status === 'approved') {
+        next();
+        return;
+      }
+      const lacking = missingScopes(requirement.scopes, await vault.context(req).getGrantedScopes());
+      if (wantsHtml(req) && lacking.length > 0) {
+        // Only when signing in again can change the answer: a pending or rejected user sent back to
+        // the provider would come straight back here, in a loop.
+        res.redirect(302, signInURL(req, requirement));
+        return;
+      }
+      res.status(403);
+      if (wantsHtml(req)) res.type('text/plain').send(explain(decision, requirement));
+      else res.json({ error: 'kyc_required', status: decision.status });
+    } catch (err) {
+      if ((err as { code?: unknown } | null)?.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
+        if (wantsHtml(req)) res.redirect(302, signInURL(req, requirement));
+        else res.status(401).json({ error: ErrorCode.REAUTHENTICATION_REQUIRED, error_description: 'The Fractal ID authorization is no longer valid; sign in again' });
+        return;
+      }
+      next(err);
+    }
+  }
+
+  function signInURL(req: Request, requirement: KycRequirement): string {
+    const query = new URLSearchParams({ scope: requirement.scopes.join(' ') });
+    const returnTo = req.method === 'GET' || req.method === 'HEAD' ? safeReturnTo(req.originalUrl) : undefined;
+    if (returnTo !== undefined) query.set('returnTo', returnTo);
+    return `${signInPath}?${query.toString()}`;
+  }
+
+  return kyc;
+}
+
+function wantsHtml(req: Request): boolean {
+  return (req.get('accept') ?? '').toLowerCase().includes('text/html');
+}
+
+function explain(decision: KycDecision, requirement: KycRequirement): string {
+  switch (decision.status) {
+    case 'rejected':
+      return `Fractal ID did not approve the ${requirement.name} verification, which this page requires.`;
+    case 'contacted':
+      return `Fractal ID is waiting for you to complete the ${requirement.name} verification; check your messages from Fractal ID.`;
+    case 'pending':
+      return `Fractal ID is still reviewing your ${requirement.name} verification; try again later.`;
+    default:
+      return `This page requires the ${requirement.name} verification at Fractal ID.`;
+  }
+}
