@@ -12,7 +12,14 @@ import {
   RedisTokenStore,
   RedisWebhookStore,
   createFractalVault,
+  createFractalKyc,
   fractalWebhooks,
+  kycStatus,
+  MemoryKycCache,
+  normalizeScopes,
+  parseScope,
+  RedisKycCache,
+  type FractalKyc,
   generateEncryptionKey,
   ErrorCode,
   type TokenStore,
@@ -63,6 +70,13 @@ export function createApp(deps: AppDeps): express.Express {
     environment,
     domains: deps.domains,
   });
+  // KYC decisions for FRACTAL_KYC_LEVEL, cached per user (in Redis when there is one, so a webhook
+  // on any process invalidates for all) until a verification webhook or the TTL says otherwise.
+  const kyc = createFractalKyc({
+    vault,
+    cache: deps.redis ? new RedisKycCache({ client: deps.redis, prefix: 'example:kyc:' }) : new MemoryKycCache(),
+  });
+  const kycLevel = config.kycLevel;
   auth.use(
     new FractalStrategy(
       {
@@ -77,6 +91,8 @@ export function createApp(deps: AppDeps): express.Express {
       },
       async (_accessToken, _refreshToken, params, profile) => {
         await vault.saveTokens(profile.id, params.tokenSet);
+        // A new sign-in may have completed a journey: decide afresh.
+        await kyc.invalidate(profile.id);
         const user: SessionUser = {
           id: profile.id,
           uid: profile.id,
@@ -106,7 +122,7 @@ export function createApp(deps: AppDeps): express.Express {
       fractalWebhooks({
         secrets: deps.webhookSecret,
         store: deps.redis ? new RedisWebhookStore({ client: deps.redis, prefix: 'example:webhooks:' }) : new MemoryWebhookStore(),
-        onEvent: (event) => onWebhook(event, feed),
+        onEvent: (event) => onWebhook(event, feed, kyc),
         onError: (err) => {
           if (err.status >= 500) log(`webhook ${err.code}: ${err.message}`);
         },
@@ -145,6 +161,11 @@ export function createApp(deps: AppDeps): express.Express {
     if (level) for (const s of kycScopes(level, { details: true })) scopes.add(s);
     // Wallets are only shared with a wallet scope; this demo offers Ethereum addresses.
     if (wallet && /^0x[0-9a-fA-F]{40}$/.test(wallet)) scopes.add('verification.wallet-eth:read');
+    // The KYC guard sends browsers here with the scopes its requirement needs; only catalogue
+    // scopes of a user sign-in are taken from the query.
+    if (typeof req.query.scope === 'string') {
+      for (const s of normalizeScopes(req.query.scope)) if (['uid', 'contact', 'level', 'addon'].includes(parseScope(s).kind)) scopes.add(s);
+    }
     if (scopes.size !== config.scopes.length) options.scope = [...scopes];
     if (wallet) options.ensureWallet = wallet;
     if (typeof req.query.returnTo === 'string') options.returnTo = req.query.returnTo;
@@ -175,7 +196,9 @@ export function createApp(deps: AppDeps): express.Express {
     try {
       // Fresh from Fractal ID through the vault (refreshing the token if needed), so a reload
       // shows what webhooks changed since sign-in.
-      res.type('html').send(profilePage({ ...user, ...fromFractalUser(await req.fractal!.fetchUser()) }));
+      const fractalUser = await req.fractal!.fetchUser();
+      const decision = kycStatus(fractalUser, config.kycRequirement);
+      res.type('html').send(profilePage({ ...user, ...fromFractalUser(fractalUser), kyc: { level: kycLevel, status: decision.status } }));
     } catch (err) {
       if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
         // The grant is gone and its tokens were deleted: end the session, sign in again (once).
@@ -204,6 +227,37 @@ export function createApp(deps: AppDeps): express.Express {
       next(err);
     }
   });
+
+  // The KYC decision for FRACTAL_KYC_LEVEL, from the per-user cache or fresh from Fractal ID.
+  app.get('/api/kyc', async (req, res, next) => {
+    if (!req.user) {
+      res.status(401).json({ error: 'unauthenticated' });
+      return;
+    }
+    try {
+      const decision = await kyc.status(req, config.kycRequirement);
+      res.json({ level: kycLevel, status: decision.status, items: decision.items.map((i) => ({ item: i.item, status: i.status })) });
+    } catch (err) {
+      if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
+        req.logout(() => res.status(401).json({ error: 'reauthentication_required' }));
+        return;
+      }
+      next(err);
+    }
+  });
+
+  // 200 only for users approved at FRACTAL_KYC_LEVEL: the library's guard, behind this app's 401.
+  app.get(
+    '/api/kyc/required',
+    (req, res, next) => {
+      if (!req.user) res.status(401).json({ error: 'unauthenticated' });
+      else next();
+    },
+    kyc.requireKyc(config.kycRequirement),
+    (_req, res) => {
+      res.json({ level: kycLevel, status: 'approved' });
+    },
+  );
 
   // Server-sent events: webhook outcomes for the signed-in user, for the open profile page.
   app.get('/profile/events', (req, res) => {
@@ -270,7 +324,9 @@ function fromFractalUser(user: FractalUser): Pick<ProfileView, 'emails' | 'cases
 }
 
 /** Verification outcomes go to the user's open profile pages; stale (out-of-order) ones are dropped. */
-async function onWebhook(event: FractalWebhookEvent, feed: KycFeed): Promise<void> {
+async function onWebhook(event: FractalWebhookEvent, feed: KycFeed, kyc: FractalKyc): Promise<void> {
+  // First, and for stale events too: the user's next KYC decision is read fresh from Fractal ID.
+  await kyc.handleWebhookEvent(event);
   if (!event.known || event.stale) return;
   switch (event.type) {
     case 'verification_approved':

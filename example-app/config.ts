@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isFractalError, parseKycRequirement, type KycRequirement } from 'passport-fractal-id';
 
 export type FractalMode = 'sandbox' | 'staging' | 'production';
 
@@ -17,6 +18,10 @@ export interface AppConfig {
   requiredScopes: string[];
   webhookSecret?: string;
   tokenEncryptionKey?: string;
+  /** FRACTAL_KYC_LEVEL as given (default `basic`), answered as `level` by GET /api/kyc. */
+  kycLevel: string;
+  /** The same, validated: what /api/kyc decides and /api/kyc/required demands. */
+  kycRequirement: KycRequirement;
 }
 
 /** Thrown at start-up; names the variable to fix. */
@@ -55,6 +60,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('SESSION_SECRET', 'must be at least 32 characters');
   }
 
+  const kycLevel = (env.FRACTAL_KYC_LEVEL ?? '').trim() || 'basic';
+  let kycRequirement: KycRequirement;
+  try {
+    kycRequirement = parseKycRequirement(kycLevel);
+  } catch (err) {
+    if (!isFractalError(err)) throw err;
+    throw new ConfigError('FRACTAL_KYC_LEVEL', `must be a KYC level with optional add-ons, such as basic or basic+liveness (${err.message})`);
+  }
+
+  const defaultScopes = ['uid:read', 'contact:read', 'verification.basic:read', 'verification.basic.details:read'];
   const config: AppConfig = {
     port,
     baseURL,
@@ -62,8 +77,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     generatedSessionSecret,
     mode,
     domains: {},
-    scopes: split(env.FRACTAL_SCOPES) ?? ['uid:read', 'contact:read', 'verification.basic:read', 'verification.basic.details:read'],
+    // Without FRACTAL_SCOPES, also ask for what FRACTAL_KYC_LEVEL needs (nothing more for `basic`).
+    scopes: split(env.FRACTAL_SCOPES) ?? [...new Set([...defaultScopes, ...kycRequirement.scopes])],
     requiredScopes: split(env.FRACTAL_REQUIRED_SCOPES) ?? [],
+    kycLevel,
+    kycRequirement,
   };
   if (env.REDIS_URL) {
     if (!/^rediss?:\/\//.test(env.REDIS_URL)) throw new ConfigError('REDIS_URL', 'must look like redis://127.0.0.1:6379');

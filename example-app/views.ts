@@ -57,6 +57,8 @@ export interface ProfileView {
   emails: string[];
   cases: Array<{ level: string; status: string; credential: string }>;
   wallets: Array<{ address: string; currency: string; verified: boolean }>;
+  /** The KYC decision for FRACTAL_KYC_LEVEL. */
+  kyc?: { level: string; status: string };
 }
 
 export function profilePage(view: ProfileView): string {
@@ -82,6 +84,8 @@ export function profilePage(view: ProfileView): string {
 <h3>Requested</h3>${list(view.requestedScopes)}
 ${view.deniedScopes.length ? `<h3>Not granted</h3><div id="denied-scopes">${list(view.deniedScopes)}</div>` : ''}
 </section>
+${view.kyc ? `<section aria-labelledby="kyc-h"><h2 id="kyc-h">KYC status</h2>
+<p class="card">Level <code id="kyc-level">${escapeHtml(view.kyc.level)}</code>: <strong id="kyc-status" data-status="${escapeHtml(view.kyc.status)}">${escapeHtml(view.kyc.status)}</strong></p></section>` : ''}
 <section aria-labelledby="cases-h"><h2 id="cases-h">Verification cases</h2>${cases}
 <p id="live-status" role="status" class="muted"></p></section>
 <section aria-labelledby="wallets-h"><h2 id="wallets-h">Wallets</h2>${wallets}</section>

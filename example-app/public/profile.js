@@ -25,5 +25,18 @@
     row.querySelector('.status').textContent = update.status;
     if (update.credential) row.querySelector('.credential').textContent = update.credential;
     if (live) live.textContent = 'Updated: ' + update.level + ' is now ' + (update.credential || update.status) + '.';
+    // The webhook already invalidated the server's cached decision: ask for the new one.
+    var kyc = document.getElementById('kyc-status');
+    if (kyc && window.fetch) {
+      fetch('/api/kyc', { headers: { accept: 'application/json' } })
+        .then(function (res) { return res.ok ? res.json() : null; })
+        .then(function (body) {
+          if (body && typeof body.status === 'string') {
+            kyc.textContent = body.status;
+            kyc.setAttribute('data-status', body.status);
+          }
+        })
+        .catch(function () {});
+    }
   });
 })();
