@@ -58,7 +58,7 @@ export function parseKycRequirement(input: KycRequirementInput | KycRequirement 
     }
   }
   if (level === undefined) {
-    // Add-ons without a level make a broken journey at the provider (kyc-levels.md, oauth-2.0-scopes.md).
+    // Add-on scopes without a level scope are unsupported by the provider (oauth-2.0-scopes.md, "Add-on scopes").
     throw new ConfigurationError(`A KYC requirement needs a level (${KYC_LEVELS.join(', ')}); ${describe(input)} has only add-ons`);
   }
   // kycScopes applies the scope catalogue's own rules, so an impossible combination fails here too.
