@@ -237,6 +237,20 @@ describe('KYC cache invalidation wins races', () => {
   });
 });
 
+describe('KYC webhooks for apps with their own user ids', () => {
+  it('invalidates the user that userIdOf maps the webhook uid to, and nobody when it maps to none', async () => {
+    const cache = new MemoryKycCache();
+    const kyc = createFractalKyc({ vault: newVault(), cache, userIdOf: (uid) => (uid === 'unknown' ? undefined : `app-${uid}`) });
+    const entry = { scopes: 'uid:read', cases: [], fetchedAt: 1 };
+    await cache.write('app-u1', (await cache.read('app-u1')).generation, entry);
+    await cache.write('u1', (await cache.read('u1')).generation, entry);
+    expect(await kyc.handleWebhookEvent(verificationEvent('verification_approved', 'u1'))).toBe(true);
+    expect((await cache.read('app-u1')).entry).toBeUndefined();
+    expect((await cache.read('u1')).entry).toEqual(entry);
+    expect(await kyc.handleWebhookEvent(verificationEvent('verification_approved', 'unknown'))).toBe(true);
+  });
+});
+
 describe('KYC cache on a Redis that is down', () => {
   it('decides from the provider, and fails invalidation loudly so the webhook is retried', async () => {
     const dead = new Redis({ host: '127.0.0.1', port: 1, enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
