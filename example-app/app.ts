@@ -32,6 +32,7 @@ import {
 } from 'passport-fractal-id';
 import type { AppConfig } from './config';
 import { KycFeed, type KycUpdate } from './kyc-feed';
+import { kycRoutes } from './kyc-routes';
 import { errorPage, homePage, popupDonePage, profilePage, type ProfileView } from './views';
 
 export interface AppDeps {
@@ -228,36 +229,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
   });
 
-  // The KYC decision for FRACTAL_KYC_LEVEL, from the per-user cache or fresh from Fractal ID.
-  app.get('/api/kyc', async (req, res, next) => {
-    if (!req.user) {
-      res.status(401).json({ error: 'unauthenticated' });
-      return;
-    }
-    try {
-      const decision = await kyc.status(req, config.kycRequirement);
-      res.json({ level: kycLevel, status: decision.status, items: decision.items.map((i) => ({ item: i.item, status: i.status })) });
-    } catch (err) {
-      if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
-        req.logout(() => res.status(401).json({ error: 'reauthentication_required' }));
-        return;
-      }
-      next(err);
-    }
-  });
-
-  // 200 only for users approved at FRACTAL_KYC_LEVEL: the library's guard, behind this app's 401.
-  app.get(
-    '/api/kyc/required',
-    (req, res, next) => {
-      if (!req.user) res.status(401).json({ error: 'unauthenticated' });
-      else next();
-    },
-    kyc.requireKyc(config.kycRequirement),
-    (_req, res) => {
-      res.json({ level: kycLevel, status: 'approved' });
-    },
-  );
+  app.use(kycRoutes(kyc, config));
 
   // Server-sent events: webhook outcomes for the signed-in user, for the open profile page.
   app.get('/profile/events', (req, res) => {
