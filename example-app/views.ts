@@ -55,8 +55,10 @@ export interface ProfileView {
   grantedScopes: string[];
   deniedScopes: string[];
   emails: string[];
-  cases: Array<{ level: string; status: string; credential: string }>;
-  wallets: Array<{ address: string; currency: string; verified: boolean }>;
+  /** Status and credential may be missing: the docs' own examples omit them. */
+  cases: Array<{ level: string; status?: string; credential?: string }>;
+  /** Currency and verified may be missing (the docs' wallet example has neither `id` nor `verified`). */
+  wallets: Array<{ address: string; currency?: string; verified?: boolean }>;
   /** The KYC decision for FRACTAL_KYC_LEVEL. */
   kyc?: { level: string; status: string };
 }
@@ -66,11 +68,11 @@ export function profilePage(view: ProfileView): string {
   const cases = `<table id="cases"><thead><tr><th scope="col">Level</th><th scope="col">Status</th><th scope="col">Credential</th></tr></thead><tbody>${view.cases
     .map(
       (c) =>
-        `<tr data-level="${escapeHtml(c.level)}"><td class="level">${escapeHtml(c.level)}</td><td class="status">${escapeHtml(c.status)}</td><td class="credential">${escapeHtml(c.credential)}</td></tr>`,
+        `<tr data-level="${escapeHtml(c.level)}"><td class="level">${escapeHtml(c.level)}</td><td class="status">${escapeHtml(c.status ?? '—')}</td><td class="credential">${escapeHtml(c.credential ?? '—')}</td></tr>`,
     )
     .join('')}</tbody></table>`;
   const wallets = view.wallets.length
-    ? `<ul>${view.wallets.map((w) => `<li><code>${escapeHtml(w.address)}</code> (${escapeHtml(w.currency)}${w.verified ? ', verified' : ''})</li>`).join('')}</ul>`
+    ? `<ul>${view.wallets.map((w) => `<li><code>${escapeHtml(w.address)}</code> (${escapeHtml(w.currency ?? 'unknown currency')}${w.verified === true ? ', verified' : ''})</li>`).join('')}</ul>`
     : '<p>No wallets.</p>';
   return layout(
     'Profile',

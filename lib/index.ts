@@ -58,6 +58,10 @@ export type {
   FractalVerificationCase,
   FractalWallet,
   FractalWalletCurrency,
+  FractalDetails,
+  FractalCommonDetails,
+  FractalPersonDetails,
+  FractalInstitutionDetails,
   FetchUserOptions,
 } from './provider';
 export * from './strategy';

@@ -10,4 +10,5 @@ export * from './retry';
 export * from './client-retry';
 export * from './token-client';
 export * from './user-info';
+export * from './details';
 export * from './profile';

@@ -1,7 +1,10 @@
 import type { Profile } from 'passport';
 import type { FractalUser, FractalVerificationCase, FractalWallet } from './user-info';
 
-/** The passport profile built from `/v2/users/me`. */
+/**
+ * The passport profile built from `/v2/users/me` (read tolerantly: see `parseFractalUser`). Only
+ * `id` is sure; lists are empty when the scopes or the answer gave none.
+ */
 export interface FractalProfile extends Profile {
   provider: 'fractal';
   /** The Fractal ID `uid` (anonymised, stable per user). */
@@ -10,11 +13,14 @@ export interface FractalProfile extends Profile {
   displayName: string;
   emails?: Array<{ value: string; type?: string }>;
   phoneNumbers?: Array<{ value: string }>;
-  /** One case per KYC level and per add-on; empty without verification scopes. */
+  /**
+   * The verification cases: one per level and add-on, or one with a `+`-joined level (the docs show
+   * both, `user-integration/user-information-retrieval.md`). Empty without verification scopes.
+   */
   verificationCases: FractalVerificationCase[];
   /** Empty without wallet scopes. */
   wallets: FractalWallet[];
-  /** The whole answer, unknown fields included. */
+  /** The whole answer as read (documented fields of the wrong type left out), unknown fields included. */
   _json: FractalUser;
 }
 

@@ -1,43 +1,62 @@
 import { ErrorCode } from '../errors';
 import { ProviderError } from '../errors';
+import { type FractalDetails, readDetails } from './details';
 import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest } from './http';
 
-/** `emails[]` of `/v2/users/me` (scope `contact:read`). */
+/**
+ * `emails[]` of `/v2/users/me` (scope `contact:read`). The docs' table lists `source_type`, their
+ * example omits it: it is optional (`user-integration/user-information-retrieval.md`).
+ */
 export interface FractalEmail {
   address: string;
-  source_type: 'registration' | 'journey' | 'obsolete' | (string & {});
+  /** `registration` (verified, used to sign in), `journey` (unverified), `obsolete` (no longer used). */
+  source_type?: 'registration' | 'journey' | 'obsolete' | (string & {});
+  [field: string]: unknown;
 }
 
 /** `phones[]` of `/v2/users/me` (scope `contact:read`), E.164. */
 export interface FractalPhone {
   number: string;
+  [field: string]: unknown;
 }
 
-/** One verification case: one per level and one per add-on (`basic+liveness` gives two). */
+/**
+ * One verification case. The docs' text says one case per level and per add-on (`basic+liveness`
+ * gives two), their examples show one case with `level: "basic+liveness"`: read both. Only `level`
+ * is sure to be there; the examples omit `id`, `credential` and `journey_completed`, and older
+ * ones put `approved` in `status` (`user-integration/user-information-retrieval.md`).
+ */
 export interface FractalVerificationCase {
-  id: string;
+  /** A level or add-on (`basic`, `liveness`), or several joined with `+` (`basic+liveness`). */
   level: string;
-  status: 'pending' | 'contacted' | 'done' | (string & {});
-  credential: 'pending' | 'approved' | 'rejected' | (string & {});
+  id?: string;
+  /** `pending` (Fractal must act), `contacted` (the user must act), `done` (concluded). Legacy answers carry `approved`/`rejected` here. */
+  status?: 'pending' | 'contacted' | 'done' | (string & {});
+  /** The outcome. A missing credential is never an approval. */
+  credential?: 'pending' | 'approved' | 'rejected' | (string & {});
   journey_completed?: boolean;
-  /** Present with a `verification.<name>.details:read` scope; fields differ for persons and institutions. */
-  details?: Record<string, unknown>;
+  /** With a `verification.<name>.details:read` scope; `null` in the docs becomes absent. */
+  details?: FractalDetails;
+  /** Deprecated (Coinfirm AML report of the wallet add-on); kept as it came. */
+  report?: Record<string, unknown>;
   [field: string]: unknown;
 }
 
 export type FractalWalletCurrency = 'ada' | 'algo' | 'btc' | 'eth' | 'kar' | 'sol' | 'substrate' | 'sui' | 'xrp';
 
+/** `wallets[]`: the docs' table lists `id` and `verified`, their example has neither. */
 export interface FractalWallet {
-  id: string;
   address: string;
-  currency: FractalWalletCurrency | (string & {});
-  verified: boolean;
+  /** Represents the add-on used to ask for the wallet (`wallet-eth` gives `eth` for any EVM wallet). */
+  currency?: FractalWalletCurrency | (string & {});
+  id?: string;
+  verified?: boolean;
   [field: string]: unknown;
 }
 
 /**
- * The answer of `GET /v2/users/me`. Which fields are present depends on the granted scopes.
- * Unknown fields are kept (the provider may add some); they are never errors.
+ * The answer of `GET /v2/users/me`, read tolerantly. Which fields are present depends on the
+ * granted scopes; only `uid` is sure. Unknown fields are kept (the provider may add some).
  */
 export interface FractalUser {
   uid: string;
@@ -56,8 +75,8 @@ export interface FetchUserOptions {
 
 /**
  * `GET /v2/users/me` with a bearer token. A 401 becomes `invalid_token` (the token expired or was
- * revoked: refresh or sign in again); any answer that is not the documented shape becomes
- * `invalid_provider_response` rather than a crash further down.
+ * revoked: refresh or sign in again); an answer without a
+ * `uid` becomes `invalid_provider_response`; everything else is read tolerantly (see {@link parseFractalUser}).
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  */
@@ -86,41 +105,91 @@ export async function fetchFractalUser(accessToken: string, options: FetchUserOp
 }
 
 /**
- * Checks the documented fields' types and keeps everything else as it came.
- * @throws ProviderError `invalid_provider_response`
+ * Reads a `/v2/users/me` answer the way the docs' own examples need: only a non-empty string `uid`
+ * is required. Every other documented field may be missing or `null`, and one of the wrong type is
+ * left out as if absent rather than failing the sign-in. A list entry without the value that makes
+ * it an entry (an email's `address`, a phone's `number`, a case's `level`, a wallet's `address`) is
+ * skipped. Unknown fields, top level and nested, are kept as they came.
+ *
+ * @throws ProviderError `invalid_provider_response` when the answer is not an object or has no uid.
  */
 export function parseFractalUser(json: unknown): FractalUser {
   const invalid = (why: string) =>
     new ProviderError(ErrorCode.INVALID_PROVIDER_RESPONSE, 'users/me', `Fractal ID users/me answer is invalid: ${why}`, { providerStatus: 200 });
   if (!isRecord(json)) throw invalid('not a JSON object');
   if (typeof json.uid !== 'string' || json.uid.length === 0) throw invalid('uid missing');
-  checkList(json, 'emails', (e) => typeof e.address === 'string', invalid);
-  checkList(json, 'phones', (p) => typeof p.number === 'string', invalid);
-  checkList(
-    json,
-    'verification_cases',
-    (c) =>
-      typeof c.id === 'string' &&
-      typeof c.level === 'string' &&
-      typeof c.status === 'string' &&
-      typeof c.credential === 'string' &&
-      (c.details === undefined || c.details === null || isRecord(c.details)),
-    invalid,
-  );
-  checkList(json, 'wallets', (w) => typeof w.id === 'string' && typeof w.address === 'string' && typeof w.currency === 'string', invalid);
-  return json as FractalUser;
+  const user = withoutDocumented(json, ['emails', 'phones', 'verification_cases', 'wallets']) as FractalUser;
+  user.uid = json.uid;
+  setList(user, 'emails', json.emails, readEmail);
+  setList(user, 'phones', json.phones, readPhone);
+  setList(user, 'verification_cases', json.verification_cases, readCase);
+  setList(user, 'wallets', json.wallets, readWallet);
+  return user;
 }
 
-function checkList(
-  json: Record<string, unknown>,
-  field: string,
-  valid: (item: Record<string, unknown>) => boolean,
-  invalid: (why: string) => Error,
+function readEmail(e: Record<string, unknown>): FractalEmail | undefined {
+  if (!nonEmpty(e.address)) return undefined;
+  return keep(withoutDocumented(e, ['source_type']), { address: e.address, source_type: str(e.source_type) });
+}
+
+function readPhone(p: Record<string, unknown>): FractalPhone | undefined {
+  if (!nonEmpty(p.number)) return undefined;
+  return { ...withoutDocumented(p, []), number: p.number };
+}
+
+function readCase(c: Record<string, unknown>): FractalVerificationCase | undefined {
+  if (!nonEmpty(c.level)) return undefined;
+  return keep(withoutDocumented(c, ['id', 'status', 'credential', 'journey_completed', 'details', 'report']), {
+    level: c.level,
+    id: str(c.id),
+    status: str(c.status),
+    credential: str(c.credential),
+    journey_completed: typeof c.journey_completed === 'boolean' ? c.journey_completed : undefined,
+    details: isRecord(c.details) ? readDetails(c.details) : undefined,
+    report: isRecord(c.report) ? c.report : undefined,
+  });
+}
+
+function readWallet(w: Record<string, unknown>): FractalWallet | undefined {
+  if (!nonEmpty(w.address)) return undefined;
+  return keep(withoutDocumented(w, ['currency', 'id', 'verified']), {
+    address: w.address,
+    currency: str(w.currency),
+    id: str(w.id),
+    verified: typeof w.verified === 'boolean' ? w.verified : undefined,
+  });
+}
+
+function setList<T>(
+  user: FractalUser,
+  field: 'emails' | 'phones' | 'verification_cases' | 'wallets',
+  value: unknown,
+  read: (item: Record<string, unknown>) => T | undefined,
 ): void {
-  const value = json[field];
-  if (value === undefined || value === null) return;
-  if (!Array.isArray(value)) throw invalid(`${field} is not a list`);
+  if (!Array.isArray(value)) return;
+  const items: T[] = [];
   for (const item of value) {
-    if (!isRecord(item) || !valid(item)) throw invalid(`${field} has an entry of the wrong shape`);
+    const read_ = isRecord(item) ? read(item) : undefined;
+    if (read_ !== undefined) items.push(read_);
   }
+  (user as Record<string, unknown>)[field] = items;
+}
+
+/** A copy of the unknown fields (own properties only, so a `__proto__` key stays a plain field). */
+function withoutDocumented(record: Record<string, unknown>, documented: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(record).filter(([k]) => !documented.includes(k)));
+}
+
+/** Adds the documented fields that were usable; absent ones stay absent rather than `undefined`. */
+function keep<T extends object>(rest: Record<string, unknown>, documented: T): T {
+  for (const [k, v] of Object.entries(documented)) if (v !== undefined) rest[k] = v;
+  return rest as T;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
 }
