@@ -17,6 +17,8 @@ export {
 export {
   KYC_LEVELS,
   KYC_ADDONS,
+  DEPRECATED_KYC_ADDONS,
+  addonSupport,
   UID_SCOPE,
   CONTACT_SCOPE,
   CLIENT_STATS_SCOPE,
@@ -40,6 +42,7 @@ export {
 export type {
   KycLevel,
   KycAddon,
+  AddonSupport,
   ParsedScope,
   KycScopesOptions,
   ValidateScopesOptions,

@@ -1,5 +1,8 @@
 import {
   ErrorCode,
+  KYC_ADDONS,
+  KYC_LEVELS,
+  addonSupport,
   diffScopes,
   isFractalError,
   kycScopes,
@@ -38,6 +41,35 @@ describe('kycScopes', () => {
     ['add-ons without a level', () => kycScopes([], { addons: ['liveness'] })],
   ])('rejects %s with a configuration error', (_name, build) => {
     expect(build).toThrow(expect.objectContaining({ code: ErrorCode.CONFIGURATION }));
+  });
+});
+
+// The "Add-on support matrix" of kyc-levels.md (newest version): uniqueness includes liveness and
+// cannot take selfie; every other documented pair is available.
+describe('add-on support matrix', () => {
+  it('says which add-ons each level includes or excludes', () => {
+    expect(addonSupport('uniqueness', 'liveness')).toBe('included');
+    expect(addonSupport('uniqueness', 'selfie')).toBe('unavailable');
+    for (const level of ['basic', 'plus'] as const) for (const addon of KYC_ADDONS) expect(addonSupport(level, addon)).toBe('available');
+    const uniquenessOthers = KYC_ADDONS.filter((a) => a !== 'liveness' && a !== 'selfie');
+    for (const addon of uniquenessOthers) expect(addonSupport('uniqueness', addon)).toBe('available');
+    expect(KYC_LEVELS).toEqual(['uniqueness', 'basic', 'plus']);
+  });
+
+  it('refuses an add-on that every requested level excludes, saying why and what to do', () => {
+    const build = () => kycScopes('uniqueness', { addons: ['selfie'] });
+    expect(build).toThrow(expect.objectContaining({ code: ErrorCode.CONFIGURATION }));
+    expect(build).toThrow(/"selfie" is not available with level "uniqueness".*kyc-levels\.md.*basic, plus/);
+    expect(() => validateUserScopes(['verification.uniqueness:read', 'verification.selfie.details:read'])).toThrow(
+      expect.objectContaining({ code: ErrorCode.CONFIGURATION, message: expect.stringMatching(/"selfie" is not available with level "uniqueness"/) }),
+    );
+  });
+
+  it('accepts an included add-on, and an add-on that one of several levels supports', () => {
+    expect(kycScopes('uniqueness', { addons: ['liveness'] })).toEqual(['uid:read', 'verification.uniqueness:read', 'verification.liveness:read']);
+    expect(() => kycScopes(['uniqueness', 'basic'], { addons: ['selfie'] })).not.toThrow();
+    expect(() => validateUserScopes(['verification.uniqueness:read', 'verification.plus:read', 'verification.selfie:read'])).not.toThrow();
+    expect(() => validateUserScopes(kycScopes('uniqueness', { addons: ['idos', 'ssn', 'uniq', 'wallet-kar'], details: true }))).not.toThrow();
   });
 });
 

@@ -1,7 +1,8 @@
 import { ConfigurationError } from '../errors';
 
 /**
- * Fractal ID's scope catalogue, from its integration docs (condensed in shared/fractal-id.md).
+ * Fractal ID's scope catalogue, from its integration docs (`oauth-2.0-scopes.md` for the scopes,
+ * `kyc-levels.md` for the levels, add-ons and which add-on each level includes or excludes).
  * Each level and add-on has a status scope `verification.<name>:read` and a details scope
  * `verification.<name>.details:read`.
  */
@@ -27,6 +28,30 @@ export const KYC_ADDONS = [
 
 export type KycLevel = (typeof KYC_LEVELS)[number];
 export type KycAddon = (typeof KYC_ADDONS)[number];
+
+/** Add-ons the docs mark `[DEPRECATED]` (`kyc-levels.md`, `oauth-2.0-scopes.md`): still accepted. */
+export const DEPRECATED_KYC_ADDONS: readonly KycAddon[] = ['wallet'];
+
+/**
+ * How a level relates to an add-on in the "Add-on support matrix" of `kyc-levels.md` (newest
+ * version): `included` (the level already performs it), `available` (it can be added) or
+ * `unavailable` (the journey cannot combine them).
+ */
+export type AddonSupport = 'included' | 'available' | 'unavailable';
+
+/**
+ * The matrix's exceptions; every other documented pair is `available`. `uniq` is listed as an
+ * add-on and a scope but has no row in the matrix: it is treated as available everywhere.
+ */
+const ADDON_SUPPORT_EXCEPTIONS: Partial<Record<KycAddon, Partial<Record<KycLevel, AddonSupport>>>> = {
+  liveness: { uniqueness: 'included' },
+  selfie: { uniqueness: 'unavailable' },
+};
+
+/** The `kyc-levels.md` support matrix for one level and add-on. */
+export function addonSupport(level: KycLevel, addon: KycAddon): AddonSupport {
+  return ADDON_SUPPORT_EXCEPTIONS[addon]?.[level] ?? 'available';
+}
 
 export const UID_SCOPE = 'uid:read';
 export const CONTACT_SCOPE = 'contact:read';
@@ -87,8 +112,8 @@ export interface KycScopesOptions {
  * Builds a user authorization scope list from KYC levels and add-ons.
  *
  * @example kycScopes('plus', { addons: ['wallet-eth', 'liveness'], details: true })
- * @throws ConfigurationError for unknown names, or add-ons without a level (the provider warns
- *   that such a journey is broken).
+ * @throws ConfigurationError for unknown names, add-ons without a level (the provider warns that
+ *   such a journey is broken), or an add-on that none of the levels supports (`kyc-levels.md`).
  */
 export function kycScopes(levels: KycLevel | readonly KycLevel[], options: KycScopesOptions = {}): string[] {
   const levelList: readonly string[] = typeof levels === 'string' ? [levels] : levels;
@@ -104,8 +129,9 @@ export function kycScopes(levels: KycLevel | readonly KycLevel[], options: KycSc
     }
   }
   if (levelList.length === 0 && addons.length > 0) {
-    throw new ConfigurationError('KYC add-ons need a level: pass at least one of ' + KYC_LEVELS.join(', '));
+    throw new ConfigurationError(`KYC add-ons need a level: pass at least one of ${KYC_LEVELS.join(', ')}`);
   }
+  checkCombination(levelList as readonly KycLevel[], addons as readonly KycAddon[]);
   const scopes: string[] = [];
   if (options.uid !== false) scopes.push(UID_SCOPE);
   if (options.contact) scopes.push(CONTACT_SCOPE);
@@ -130,12 +156,13 @@ export interface ValidateScopesOptions {
 
 /**
  * Checks a user authorization scope list: every scope known (unless allowed), no client-only
- * scope, and no add-on without a level.
+ * scope, no add-on without a level, and no add-on that none of the requested levels supports
+ * (`kyc-levels.md`, add-on support matrix).
  *
  * @throws ConfigurationError saying what to fix.
  */
 export function validateUserScopes(scopes: readonly string[], options: ValidateScopesOptions = {}): void {
-  let hasLevel = false;
+  const levels: string[] = [];
   const addons: string[] = [];
   for (const scope of scopes) {
     if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) {
@@ -151,14 +178,15 @@ export function validateUserScopes(scopes: readonly string[], options: ValidateS
         `Unknown Fractal ID scope "${scope}". Build scopes with kycScopes(), or set allowUnknownScopes: true if the provider added it`,
       );
     }
-    if (parsed.kind === 'level') hasLevel = true;
+    if (parsed.kind === 'level' && parsed.name) levels.push(parsed.name);
     if (parsed.kind === 'addon' && parsed.name) addons.push(parsed.name);
   }
-  if (addons.length > 0 && !hasLevel) {
+  if (addons.length > 0 && levels.length === 0) {
     throw new ConfigurationError(
       `KYC add-ons (${unique(addons).join(', ')}) were requested without a KYC level; Fractal ID does not support that journey. Add one of: ${KYC_LEVELS.map((l) => statusScope(l)).join(', ')}`,
     );
   }
+  checkCombination(unique(levels) as KycLevel[], unique(addons) as KycAddon[]);
 }
 
 export interface ScopeDiff {
@@ -182,6 +210,22 @@ export function diffScopes(requested: readonly string[], granted: readonly strin
 export function missingScopes(required: readonly string[], granted: readonly string[]): string[] {
   const grantedSet = new Set(granted);
   return required.filter((s) => !grantedSet.has(s));
+}
+
+/**
+ * An add-on extends the journey of a level; when one is requested with several levels, one level
+ * that makes it available (or includes it) is enough. An add-on that every requested level
+ * excludes is a journey the provider cannot run.
+ */
+function checkCombination(levels: readonly KycLevel[], addons: readonly KycAddon[]): void {
+  if (levels.length === 0) return;
+  for (const addon of addons) {
+    if (levels.some((level) => addonSupport(level, addon) !== 'unavailable')) continue;
+    const supported = KYC_LEVELS.filter((level) => addonSupport(level, addon) !== 'unavailable');
+    throw new ConfigurationError(
+      `KYC add-on "${addon}" is not available with level ${levels.map((l) => `"${l}"`).join(' or ')} (kyc-levels.md, add-on support matrix); request it with one of: ${supported.join(', ')}`,
+    );
+  }
 }
 
 function unique(values: readonly string[]): string[] {

@@ -5,7 +5,7 @@
  * kept (pass-through, never an error). Types the docs do not list are handed over as
  * {@link UnknownFractalWebhookEvent} (`known: false`), so a new provider type never breaks an app.
  *
- * Source: Fractal ID's integration docs, section "Webhooks" (condensed in shared/fractal-id.md).
+ * Source: Fractal ID's integration docs, `user-integration/webhooks/available-types.md`.
  */
 
 /** The documented notification types. */
