@@ -50,11 +50,13 @@ test('prints the totals, the per-country counts and the requested users as table
   expect(lines).toContain('pending        1');
   expect(lines).toContain('Verifications by country');
   expect(lines).toContain('country  approved  contacted  rejected  pending');
+  // FR lists only `rejected` (application-statistics.md): the other statuses print as 0.
   expect(lines).toContain('DE              1          1         0        1');
   expect(lines).toContain('FR              0          0         1        0');
   expect(lines).toContain('User verifications');
   expect(run.stdout).toMatch(new RegExp(`${users.bob}\\s+basic\\s+rejected`));
-  expect(run.stdout).toMatch(/nobody\s+-\s+unknown user/);
+  expect(run.stdout).not.toContain(users.alice);
+  expect(run.stdout).toMatch(/nobody\s+-\s+no verification/);
   expect(run.stdout).not.toContain(env.credentials.clientSecret);
 });
 
@@ -66,14 +68,28 @@ test('prints JSON with --json, including the users asked for with --users', asyn
   expect(JSON.parse(run.stdout)).toEqual({
     environment: 'staging',
     total: { approved: 1, contacted: 1, rejected: 1, pending: 1 },
-    countries: {
-      DE: { approved: 1, contacted: 1, rejected: 0, pending: 1 },
-      FR: { approved: 0, contacted: 0, rejected: 1, pending: 0 },
-    },
-    users: { [users.alice]: { basic: 'approved', liveness: 'pending' } },
+    countries: { DE: { approved: 1, contacted: 1, pending: 1 }, FR: { rejected: 1 } },
+    users: [
+      { user_id: users.alice, level: 'basic', credential: 'approved' },
+      { user_id: users.alice, level: 'liveness', credential: 'pending' },
+    ],
   });
   // One app token for the three requests of the run.
   expect(tokenRequests(env.sandbox) - before).toBe(1);
+});
+
+test('--all-users prints every user verification as the provider lists them', async () => {
+  const run = await fractalStats(['--env', 'staging', '--all-users'], credentials);
+  expect(run).toMatchObject({ code: 0, stderr: '' });
+  expect(run.stdout).toMatch(/user\s+level\s+credential/);
+  for (const [uid, level, credential] of [
+    [users.alice, 'basic', 'approved'],
+    [users.alice, 'liveness', 'pending'],
+    [users.bob, 'basic', 'rejected'],
+    [users.carol, 'plus', 'contacted'],
+  ]) {
+    expect(run.stdout).toMatch(new RegExp(`${uid}\\s+${level}\\s+${credential}`));
+  }
 });
 
 test('exits 2 with a clear message when credentials are missing, before any request', async () => {

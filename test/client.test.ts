@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ErrorCode } from '../lib/errors';
 import { MemoryAppTokenCache, ResourceErrorCode } from '../lib/client';
 import { signIn, registerTestClient } from './helpers/sandbox';
@@ -14,40 +16,69 @@ afterEach(async () => {
 const json = (body: unknown) => ({ body: JSON.stringify(body), contentType: 'application/json' });
 
 describe('FractalClient statistics', () => {
-  test('reads total, per-country and per-user statistics computed from the sandbox users', async () => {
-    const { alice, bob } = seedUsers(env.sandbox);
+  test('reads total, per-country and per-user statistics in the shapes of application-statistics.md', async () => {
+    const { alice, bob, carol } = seedUsers(env.sandbox);
     const client = env.client();
 
     await expect(client.stats.totalVerifications()).resolves.toEqual({ approved: 1, contacted: 1, rejected: 1, pending: 1 });
-    await expect(client.stats.countryVerifications()).resolves.toEqual({
-      DE: { approved: 1, contacted: 1, rejected: 0, pending: 1 },
-      FR: { approved: 0, contacted: 0, rejected: 1, pending: 0 },
-    });
-    await expect(client.stats.userVerifications([alice, bob, 'no-such-user'])).resolves.toEqual({
-      [alice]: { basic: 'approved', liveness: 'pending' },
-      [bob]: { basic: 'rejected' },
-    });
+    // A country lists only the statuses it has.
+    await expect(client.stats.countryVerifications()).resolves.toEqual({ DE: { approved: 1, contacted: 1, pending: 1 }, FR: { rejected: 1 } });
+    const users = await client.stats.userVerifications();
+    expect([...users].sort((a, b) => `${a.user_id}${a.level}`.localeCompare(`${b.user_id}${b.level}`))).toEqual(
+      [
+        { user_id: alice, level: 'basic', credential: 'approved' },
+        { user_id: alice, level: 'liveness', credential: 'pending' },
+        { user_id: bob, level: 'basic', credential: 'rejected' },
+        { user_id: carol, level: 'plus', credential: 'contacted' },
+      ].sort((a, b) => `${a.user_id}${a.level}`.localeCompare(`${b.user_id}${b.level}`)),
+    );
     expect(tokenRequests(env.sandbox)).toBe(1);
   });
 
-  test('splits a long list of user ids into batches and merges the answers', async () => {
-    const { alice, bob, carol } = seedUsers(env.sandbox);
-    const client = env.client({ userBatchSize: 2 });
-    const ids = [alice, 'x1', bob, 'x2', carol, alice];
-
-    const result = await client.stats.userVerifications(ids);
-
-    expect(Object.keys(result).sort()).toEqual([alice, bob, carol].sort());
-    expect(result[carol]).toEqual({ plus: 'contacted' });
-    // Five distinct ids in batches of two.
-    expect(env.sandbox.counts().stats).toBe(3);
+  test('user-verifications is one GET without parameters (the docs document none)', async () => {
+    // A loopback server of our own as the resource origin, to see the exact request line.
+    const urls: string[] = [];
+    const server = createServer((req, res) => {
+      urls.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const client = env.client({ domains: { ...env.sandbox.domains, resource: `http://127.0.0.1:${port}` } });
+      await expect(client.stats.userVerifications()).resolves.toEqual([]);
+      expect(urls).toEqual(['/v2/stats/user-verifications']);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
-  test('refuses user ids that cannot travel in user_ids=a,b without sending anything', async () => {
+  test('user-verifications is read tolerantly: entries without user_id or level are skipped, unknown fields kept', async () => {
     const client = env.client();
-    await expect(client.stats.userVerifications(['a,b'])).rejects.toMatchObject({ code: ErrorCode.CONFIGURATION });
-    await expect(client.stats.userVerifications([''])).rejects.toMatchObject({ code: ErrorCode.CONFIGURATION });
-    expect(env.sandbox.counts().stats).toBe(0);
+    const body = [
+      { user_id: 'u1', level: 'v1', credential: 'approved', since: '2020' },
+      { user_id: 'u1', level: 'light+selfie+wallet', credential: 'expired' },
+      { user_id: 'u2', level: 'basic', credential: 7 },
+      { user_id: 'u3', credential: 'approved' },
+      { level: 'basic', credential: 'approved' },
+      'junk',
+    ];
+    env.sandbox.injectFault('stats', { kind: 'status', status: 200, ...json(body) });
+    await expect(client.stats.userVerifications()).resolves.toEqual([
+      { user_id: 'u1', level: 'v1', credential: 'approved', since: '2020' },
+      { user_id: 'u1', level: 'light+selfie+wallet', credential: 'expired' },
+      { user_id: 'u2', level: 'basic' },
+    ]);
+    env.sandbox.injectFault('stats', { kind: 'status', status: 200, ...json({ [`u1`]: { basic: 'approved' } }) });
+    await expect(client.stats.userVerifications()).rejects.toMatchObject({ code: ErrorCode.INVALID_PROVIDER_RESPONSE, endpoint: 'stats/user-verifications' });
+  });
+
+  test('country counts accept partial status lists and expired', async () => {
+    const client = env.client();
+    env.sandbox.injectFault('stats', { kind: 'status', status: 200, ...json({ DK: { approved: 12 }, NL: { expired: 2 }, US: { approved: 8, contacted: 1, rejected: 2, pending: 3 } }) });
+    await expect(client.stats.countryVerifications()).resolves.toEqual({ DK: { approved: 12 }, NL: { expired: 2 }, US: { approved: 8, contacted: 1, rejected: 2, pending: 3 } });
+    env.sandbox.injectFault('stats', { kind: 'status', status: 200, ...json({ NL: { expired: -1 } }) });
+    await expect(client.stats.countryVerifications()).rejects.toMatchObject({ code: ErrorCode.INVALID_PROVIDER_RESPONSE });
   });
 
   test('unknown fields of an answer pass through; a wrong shape is invalid_provider_response', async () => {
@@ -185,20 +216,20 @@ describe('FractalClient errors and retries', () => {
   });
 
   test('other statuses are typed with status and provider message, and not retried', async () => {
-    const body = json({ error: 'invalid_request', error_description: 'user_ids is too long' });
+    const body = json({ error: 'invalid_request', error_description: 'request is too long' });
     env.sandbox.injectFault('stats', { kind: 'status', status: 400, ...body });
     const client = env.client();
 
-    const err = await client.stats.userVerifications(['a']).catch((e: unknown) => e);
+    const err = await client.stats.userVerifications().catch((e: unknown) => e);
 
     expect(err).toMatchObject({
       code: ResourceErrorCode.REQUEST_REJECTED,
       providerStatus: 400,
       error: 'invalid_request',
-      description: 'user_ids is too long',
+      description: 'request is too long',
       endpoint: 'stats/user-verifications',
     });
-    expect((err as Error).message).toContain('user_ids is too long');
+    expect((err as Error).message).toContain('request is too long');
     expect(env.sandbox.counts().stats).toBe(1);
   });
 

@@ -10,7 +10,7 @@ import type { CountryVerifications, TotalVerifications, UserVerifications } from
  * (never from arguments, which other users of the machine can read in the process list).
  */
 
-const USAGE = `Usage: fractal-stats [--env production|staging] [--users id1,id2] [--json]
+const USAGE = `Usage: fractal-stats [--env production|staging] [--users id1,id2 | --all-users] [--json]
 
 Prints the verification statistics of your Fractal ID app (client credentials grant,
 scope client.stats:read).
@@ -24,6 +24,7 @@ Environment:
 Options:
   --env <name>     production (default) or staging
   --users <ids>    also show the verifications of these user ids (comma-separated)
+  --all-users      also show the verifications of every user of the app
   --json           print JSON instead of tables
   -h, --help       show this help
 
@@ -43,13 +44,14 @@ interface Report {
 
 /** Runs the CLI; resolves to the exit code. */
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let values: { env?: string; users?: string; json?: boolean; help?: boolean };
+  let values: { env?: string; users?: string; 'all-users'?: boolean; json?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...argv],
       options: {
         env: { type: 'string' },
         users: { type: 'string' },
+        'all-users': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -81,6 +83,10 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     io.stderr('fractal-stats: --users needs at least one user id\n');
     return 2;
   }
+  if (userIds !== undefined && values['all-users']) {
+    io.stderr('fractal-stats: --users and --all-users exclude each other\n');
+    return 2;
+  }
 
   const domains: Partial<FractalDomains> = {};
   if (env.FRACTAL_AUTH_URL) domains.auth = env.FRACTAL_AUTH_URL;
@@ -98,7 +104,13 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       total: await client.stats.totalVerifications(),
       countries: await client.stats.countryVerifications(),
     };
-    if (userIds !== undefined) report.users = await client.stats.userVerifications(userIds);
+    if (userIds !== undefined || values['all-users']) {
+      // The endpoint takes no parameters (back-office-integration/application-statistics.md): it
+      // answers every user, and --users filters here.
+      const all = await client.stats.userVerifications();
+      const wanted = userIds === undefined ? undefined : new Set(userIds);
+      report.users = wanted === undefined ? all : all.filter((entry) => wanted.has(entry.user_id));
+    }
     io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderTables(report, userIds)}\n`);
     return 0;
   } catch (err) {
@@ -114,6 +126,8 @@ function renderTables(report: Report, userIds: readonly string[] | undefined): s
   const extra = ['expired'].filter((s) => report.total[s] !== undefined || Object.values(report.countries).some((c) => c[s] !== undefined));
   const columns = [...statuses, ...extra];
   const count = (value: unknown): number | string => (typeof value === 'number' ? value : '-');
+  // A country lists only the statuses it has (back-office-integration/application-statistics.md).
+  const countryCount = (value: unknown): number | string => (value === undefined ? 0 : count(value));
   const sections = [
     `Total verifications (${report.environment})`,
     formatTable(['status', 'count'], columns.map((s) => [s, count(report.total[s])])),
@@ -124,17 +138,19 @@ function renderTables(report: Report, userIds: readonly string[] | undefined): s
   sections.push(
     countries.length === 0
       ? '(no verifications)'
-      : formatTable(['country', ...columns], countries.map((c) => [c, ...columns.map((s) => count(report.countries[c]?.[s]))])),
+      : formatTable(['country', ...columns], countries.map((c) => [c, ...columns.map((s) => countryCount(report.countries[c]?.[s]))])),
   );
-  if (report.users && userIds) {
+  if (report.users) {
     const rows: (string | number)[][] = [];
-    for (const uid of [...new Set(userIds)]) {
-      const levels = report.users[uid];
-      if (!levels) rows.push([uid, '-', 'unknown user']);
-      else if (Object.keys(levels).length === 0) rows.push([uid, '-', 'no verification']);
-      else for (const level of Object.keys(levels).sort()) rows.push([uid, level, levels[level] as string]);
+    const byUser = new Map<string, UserVerifications>();
+    for (const entry of report.users) byUser.set(entry.user_id, [...(byUser.get(entry.user_id) ?? []), entry]);
+    // The asked-for order, then a line for each asked-for user the provider listed no level for.
+    for (const uid of userIds ? [...new Set(userIds)] : [...byUser.keys()].sort()) {
+      const entries = byUser.get(uid);
+      if (!entries) rows.push([uid, '-', 'no verification']);
+      else for (const e of [...entries].sort((a, b) => a.level.localeCompare(b.level))) rows.push([uid, e.level, e.credential ?? '-']);
     }
-    sections.push('', 'User verifications', formatTable(['user', 'level', 'status'], rows));
+    sections.push('', 'User verifications', rows.length === 0 ? '(no verifications)' : formatTable(['user', 'level', 'credential'], rows));
   }
   return sections.join('\n');
 }

@@ -8,7 +8,7 @@ import { fetchFractalUser, type FractalUser } from '../provider';
 import { AppTokens } from './app-tokens';
 import { AppResource } from './resource';
 import { resolveClientRetry, type ClientRetryOptions } from '../provider';
-import { parseCountryVerifications, parseTotalVerifications, parseUserVerifications, userIdBatches, userIdsQuery } from './stats';
+import { parseCountryVerifications, parseTotalVerifications, parseUserVerifications } from './stats';
 import { MemoryAppTokenCache, type AppTokenCache } from './token-cache';
 import type { CountryVerifications, TotalVerifications, UserVerifications } from './types';
 
@@ -37,7 +37,11 @@ export interface FractalClientOptions extends DomainOptions {
   lockTtlMs?: number;
   /** How long a call waits for another process's token fetch. Default `lockTtlMs` + 5 s. */
   waitTimeoutMs?: number;
-  /** User ids per `user-verifications` request. Default 100 (about 4 KB of UUIDs in the URL). */
+  /**
+   * @deprecated Ignored. `user-verifications` takes no parameters
+   * (`back-office-integration/application-statistics.md`); an earlier version sent an undocumented
+   * `user_ids=` in batches of this size.
+   */
   userBatchSize?: number;
   /**
    * Called when the token cache failed (Redis down or slow) and the token was fetched without it.
@@ -52,8 +56,11 @@ export interface FractalStatsApi {
   totalVerifications(): Promise<TotalVerifications>;
   /** `GET /v2/stats/country-verifications`. */
   countryVerifications(): Promise<CountryVerifications>;
-  /** `GET /v2/stats/user-verifications`, in batches of `userBatchSize` ids (sequential), merged. */
-  userVerifications(userIds: readonly string[]): Promise<UserVerifications>;
+  /**
+   * `GET /v2/stats/user-verifications` (no parameters): every user of the app, one entry
+   * `{user_id, level, credential}` per user and level. Filter it yourself for some users.
+   */
+  userVerifications(): Promise<UserVerifications>;
 }
 
 /** `client.users`: calls made with a USER's token (from the sign-in or the token vault). */
@@ -88,7 +95,6 @@ export class FractalClient {
     const domains = resolveDomains(options);
     const timeoutMs = positive('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
     const retry = resolveClientRetry(options.retry);
-    const userBatchSize = Math.max(1, Math.floor(positive('userBatchSize', options.userBatchSize, 100)));
     const lockTtlMs = positive('lockTtlMs', options.lockTtlMs, timeoutMs * retry.attempts + retry.maxDelayMs * (retry.attempts - 1) + 5000);
     const scopes = [...(options.scopes ?? [CLIENT_STATS_SCOPE])];
     if (scopes.length === 0) throw new ConfigurationError('FractalClient `scopes` must not be empty; omit it for client.stats:read');
@@ -118,15 +124,7 @@ export class FractalClient {
     this.stats = {
       totalVerifications: () => resource.get('stats/total-verifications', '/v2/stats/total-verifications', parseTotalVerifications),
       countryVerifications: () => resource.get('stats/country-verifications', '/v2/stats/country-verifications', parseCountryVerifications),
-      userVerifications: async (userIds) => {
-        const merged: UserVerifications = {};
-        // Sequential on purpose: a long list must not become a burst that trips the rate limit.
-        for (const batch of userIdBatches(userIds, userBatchSize)) {
-          const part = await resource.get('stats/user-verifications', `/v2/stats/user-verifications${userIdsQuery(batch)}`, parseUserVerifications);
-          Object.assign(merged, part);
-        }
-        return merged;
-      },
+      userVerifications: () => resource.get('stats/user-verifications', '/v2/stats/user-verifications', parseUserVerifications),
     };
     this.users = {
       me: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs }),
@@ -150,7 +148,7 @@ export class FractalClient {
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(`FractalClient \`${name}\` must be a positive number of ${name.endsWith('Size') ? 'ids' : 'milliseconds'}`);
+    throw new ConfigurationError(`FractalClient \`${name}\` must be a positive number of milliseconds`);
   }
   return value;
 }

@@ -1,12 +1,12 @@
-import { ConfigurationError } from '../errors';
 import { ErrorCode } from '../errors';
 import { ProviderError } from '../errors';
 import { isRecord } from '../provider';
-import type { CountryVerifications, StatusCounts, TotalVerifications, UserVerifications } from './types';
+import type { CountryVerifications, StatusCounts, TotalVerifications, UserVerification, UserVerifications } from './types';
 
 /**
- * Shape checks of the statistics answers: a body that is not what we type it as becomes
- * `invalid_provider_response` here, not a `TypeError` in a dashboard. Unknown fields pass through.
+ * Shape checks of the statistics answers (`back-office-integration/application-statistics.md`): a
+ * body that is not what we type it as becomes `invalid_provider_response` here, not a `TypeError`
+ * in a dashboard. Unknown fields pass through.
  */
 
 const DOCUMENTED_TOTALS = ['approved', 'contacted', 'rejected', 'pending'] as const;
@@ -25,22 +25,34 @@ export function parseCountryVerifications(json: unknown): CountryVerifications {
   const endpoint = 'stats/country-verifications';
   if (!isRecord(json)) throw invalid(endpoint, 'not a JSON object keyed by country');
   const result: CountryVerifications = {};
-  for (const [country, counts] of Object.entries(json)) result[country] = parseCounts(counts, endpoint, `"${country}"`);
+  // A country lists only the statuses it has (the docs' `"DK": {"approved": 12}`).
+  for (const [country, counts] of Object.entries(json)) {
+    Object.defineProperty(result, country, { value: parseCounts(counts, endpoint, `"${country}"`), enumerable: true, writable: true, configurable: true });
+  }
   return result;
 }
 
+/**
+ * An array of `{user_id, level, credential}`. Like `/v2/users/me`, read tolerantly: an entry without
+ * a usable `user_id` or `level` is skipped, a `credential` of the wrong type is absent, unknown
+ * fields are kept. Anything but an array is `invalid_provider_response`.
+ */
 export function parseUserVerifications(json: unknown): UserVerifications {
   const endpoint = 'stats/user-verifications';
-  if (!isRecord(json)) throw invalid(endpoint, 'not a JSON object keyed by user id');
-  const result: UserVerifications = {};
-  for (const [uid, levels] of Object.entries(json)) {
-    if (!isRecord(levels)) throw invalid(endpoint, `the entry of a user is not an object`);
-    for (const status of Object.values(levels)) {
-      if (typeof status !== 'string') throw invalid(endpoint, 'a level status is not a string');
-    }
-    result[uid] = levels as Record<string, string>;
+  if (!Array.isArray(json)) throw invalid(endpoint, 'not a JSON array of {user_id, level, credential}');
+  const result: UserVerifications = [];
+  for (const entry of json) {
+    if (!isRecord(entry) || !nonEmpty(entry.user_id) || !nonEmpty(entry.level)) continue;
+    // Object.fromEntries: a `__proto__` key stays a plain field.
+    const copy = Object.fromEntries(Object.entries(entry).filter(([k]) => k !== 'credential')) as UserVerification;
+    if (typeof entry.credential === 'string') copy.credential = entry.credential;
+    result.push(copy);
   }
   return result;
+}
+
+function nonEmpty(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0;
 }
 
 function parseCounts(value: unknown, endpoint: string, what: string): StatusCounts {
@@ -58,26 +70,4 @@ function invalid(endpoint: string, why: string): ProviderError {
   return new ProviderError(ErrorCode.INVALID_PROVIDER_RESPONSE, endpoint, `Fractal ID ${endpoint} answer is invalid: ${why}`, {
     providerStatus: 200,
   });
-}
-
-/**
- * Validates and de-duplicates user ids and splits them into batches small enough for one URL.
- * Ids travel comma-separated (`user_ids=a,b`), so an id containing a comma cannot be sent.
- */
-export function userIdBatches(userIds: readonly string[], batchSize: number): string[][] {
-  if (!Array.isArray(userIds)) throw new ConfigurationError('userVerifications(ids) needs an array of user ids');
-  const unique = [...new Set(userIds)];
-  for (const id of unique) {
-    if (typeof id !== 'string' || id.trim().length === 0 || id.includes(',')) {
-      throw new ConfigurationError('User ids must be non-empty strings without commas (they are sent as user_ids=a,b)');
-    }
-  }
-  const batches: string[][] = [];
-  for (let i = 0; i < unique.length; i += batchSize) batches.push(unique.slice(i, i + batchSize));
-  return batches;
-}
-
-/** `?user_ids=a,b`: each id percent-encoded, the separators literal. */
-export function userIdsQuery(ids: readonly string[]): string {
-  return `?user_ids=${ids.map(encodeURIComponent).join(',')}`;
 }

@@ -1,12 +1,13 @@
 /**
- * Answers of Fractal ID's statistics API (`GET /v2/stats/*`, scope `client.stats:read`).
- *
- * The provider documents the endpoints, the four totals and the status names (approved, rejected,
- * pending, contacted, expired); it does not document the exact per-country and per-user shapes.
- * The shapes below are the ones the sandbox serves; unknown fields are kept, never errors.
+ * Answers of Fractal ID's statistics API (`GET /v2/stats/*`, scope `client.stats:read`), as
+ * `back-office-integration/application-statistics.md` documents them; unknown fields are kept,
+ * never errors.
  */
 
-/** Statuses the provider's statistics report. `expired` is documented but not part of the totals' example. */
+/**
+ * Statuses the statistics report ("User statuses" table). `expired`: the user's proof of address or
+ * identity expired and the app has expiration enabled; the endpoints' examples never show it.
+ */
 export type VerificationStatus = 'approved' | 'rejected' | 'pending' | 'contacted' | 'expired';
 
 /** Counts per status. Known statuses are numbers when present; other fields pass through. */
@@ -27,8 +28,21 @@ export interface TotalVerifications extends StatusCounts {
   pending: number;
 }
 
-/** `GET /v2/stats/country-verifications`: counts keyed by ISO 3166-1 alpha-2 country code. */
+/**
+ * `GET /v2/stats/country-verifications`: counts keyed by ISO 3166-1 alpha-2 country code. A country
+ * lists only the statuses it has (`{"DK": {"approved": 12}}`): a missing status counts 0.
+ */
 export type CountryVerifications = Record<string, StatusCounts>;
 
-/** `GET /v2/stats/user-verifications`: per user id, the status of each level and add-on. Unknown ids are absent. */
-export type UserVerifications = Record<string, Record<string, VerificationStatus | (string & {})>>;
+/** One entry of `GET /v2/stats/user-verifications`: one per user and level. */
+export interface UserVerification {
+  user_id: string;
+  /** A level or `+`-joined levels and add-ons; legacy names (`v1`, `light+selfie+wallet`) appear too. */
+  level: string;
+  /** Absent when the provider sent none or a non-string; never read absence as an approval. */
+  credential?: VerificationStatus | (string & {});
+  [field: string]: unknown;
+}
+
+/** `GET /v2/stats/user-verifications` (no parameters): every user of the app, one entry per level. */
+export type UserVerifications = UserVerification[];

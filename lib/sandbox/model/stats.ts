@@ -2,8 +2,9 @@ import type { SandboxUser, SandboxVerificationCase } from '../types';
 
 /**
  * The statistics API's figures, derived from the verification cases of every user the sandbox
- * knows. The provider documents the endpoints and the status names, not the exact shapes of the
- * per-country and per-user answers; these shapes are the sandbox's (see the README).
+ * knows, in the shapes of `back-office-integration/application-statistics.md`: the four totals,
+ * countries listing only the statuses they have, and an array of `{user_id, level, credential}`.
+ * The sandbox has no document expiry, so it never reports `expired`.
  */
 
 export type StatsStatus = 'approved' | 'contacted' | 'rejected' | 'pending';
@@ -23,26 +24,32 @@ export function totalVerifications(users: Iterable<SandboxUser>): StatusTotals {
   return totals;
 }
 
-/** `{ "DE": { approved, contacted, rejected, pending }, ... }`, ISO 3166-1 alpha-2 keys. */
-export function countryVerifications(users: Iterable<SandboxUser>): Record<string, StatusTotals> {
-  const result: Record<string, StatusTotals> = {};
+/** `{ "US": { "approved": 8, "pending": 3 }, "DK": { "approved": 12 } }`: only the statuses a country has. */
+export function countryVerifications(users: Iterable<SandboxUser>): Record<string, Partial<StatusTotals>> {
+  const result: Record<string, Partial<StatusTotals>> = {};
   for (const user of users) {
-    result[user.country] ??= emptyTotals();
-    const totals = result[user.country];
-    for (const c of user.verificationCases) totals[statsStatus(c)] += 1;
+    if (user.verificationCases.length === 0) continue;
+    result[user.country] ??= {};
+    const totals = result[user.country] as Partial<StatusTotals>;
+    for (const c of user.verificationCases) {
+      const status = statsStatus(c);
+      totals[status] = (totals[status] ?? 0) + 1;
+    }
   }
   return result;
 }
 
-/** `{ "<uid>": { "basic": "approved", "liveness": "pending" } }`; unknown uids are left out. */
-export function userVerifications(users: Iterable<SandboxUser>, uids: readonly string[]): Record<string, Record<string, StatsStatus>> {
-  const wanted = new Set(uids);
-  const result: Record<string, Record<string, StatsStatus>> = {};
+export interface UserVerificationEntry {
+  user_id: string;
+  level: string;
+  credential: StatsStatus;
+}
+
+/** `[{ user_id, level, credential }]`, one entry per user and case; the endpoint takes no parameters. */
+export function userVerifications(users: Iterable<SandboxUser>): UserVerificationEntry[] {
+  const result: UserVerificationEntry[] = [];
   for (const user of users) {
-    if (!wanted.has(user.uid)) continue;
-    const levels: Record<string, StatsStatus> = {};
-    for (const c of user.verificationCases) levels[c.level] = statsStatus(c);
-    result[user.uid] = levels;
+    for (const c of user.verificationCases) result.push({ user_id: user.uid, level: c.level, credential: statsStatus(c) });
   }
   return result;
 }

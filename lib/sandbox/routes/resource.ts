@@ -56,13 +56,9 @@ export function resourceRouter(ctx: SandboxContext): Router {
   stats.get('/country-verifications', (_req, res) => {
     res.json(countryVerifications(ctx.users.records()));
   });
-  stats.get('/user-verifications', (req, res) => {
-    const uids = userIdsOf(req);
-    if (uids.length === 0) {
-      res.status(400).json({ error: 'invalid_request', error_description: 'Missing required parameter: user_ids (comma-separated or repeated user_ids[]).' });
-      return;
-    }
-    res.json(userVerifications(ctx.users.records(), uids));
+  // No parameters (back-office-integration/application-statistics.md): every user of the sandbox.
+  stats.get('/user-verifications', (_req, res) => {
+    res.json(userVerifications(ctx.users.records()));
   });
   router.use('/v2/stats', stats);
   return router;
@@ -96,12 +92,4 @@ function forbidden(res: Response, scope: string): void {
     .status(403)
     .set('WWW-Authenticate', `Bearer realm="${REALM}", error="insufficient_scope", scope="${scope}"`)
     .json({ error: 'insufficient_scope', error_description: description });
-}
-
-/** `user_ids=a,b`, repeated `user_ids`, or Rails-style repeated `user_ids[]`. */
-function userIdsOf(req: Request): string[] {
-  const index = req.originalUrl.indexOf('?');
-  const query = new URLSearchParams(index === -1 ? '' : req.originalUrl.slice(index + 1));
-  const values = [...query.getAll('user_ids'), ...query.getAll('user_ids[]')];
-  return [...new Set(values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v.length > 0))];
 }
