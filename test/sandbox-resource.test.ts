@@ -46,19 +46,19 @@ describe('sandbox resource server', () => {
         status: 'pending',
         credential: 'pending',
         journey_completed: false,
-        details: expect.objectContaining({ full_name: 'Dave Example', date_of_birth: expect.any(String), nationality: 'DE' }),
+        details: expect.objectContaining({ full_name: 'Dave Example', date_of_birth: expect.any(String), identification_document_country: 'DE' }),
       });
       expect(cases[1]).toEqual({ id: expect.any(String), level: 'liveness', status: 'pending', credential: 'pending', journey_completed: false });
       expect(res.body.wallets).toBeUndefined();
     });
 
-    it('gives institutions institution details instead of person details', async () => {
+    it('gives institutions institution details instead of person details (plus-level fields in the docs)', async () => {
       const token = await signIn(sandbox, client, {
-        scope: 'verification.basic:read verification.basic.details:read',
+        scope: 'verification.plus:read verification.plus.details:read',
         decision: { email: 'acme@example.com', userType: 'institution' },
       });
       const [basic] = (await resourceGet(sandbox, '/v2/users/me', token.access_token)).body.verification_cases as { details: Record<string, unknown> }[];
-      expect(basic?.details).toEqual(expect.objectContaining({ company_name: expect.any(String), registration_number: expect.any(String) }));
+      expect(basic?.details).toEqual(expect.objectContaining({ company_name: expect.any(String), legal_form: expect.any(String) }));
       expect(basic?.details.full_name).toBeUndefined();
     });
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { startSandbox } from './server';
-import type { Sandbox, SandboxClientInput } from './types';
+import type { Sandbox, SandboxClientInput, SandboxResponseShape } from './types';
 
 /**
  * `fractal-sandbox`: runs the local Fractal ID emulator until SIGINT/SIGTERM.
@@ -22,6 +22,7 @@ Options:
   --client-secret <s>   its secret (default: random)
   --redirect-uri <uri>  its redirect URI, repeatable (default ${DEFAULT_REDIRECT_URI})
   --auto-approve        approve every authorization at once as alice@example.com
+  --response-shape <s>  full (default) or minimal: /v2/users/me in the docs' example shapes
   --verbose             log one line per request
   -h, --help            show this help
 `;
@@ -42,6 +43,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<Sandbo
       'client-secret': { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
       'auto-approve': { type: 'boolean' },
+      'response-shape': { type: 'string' },
       verbose: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -58,6 +60,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<Sandbo
     port,
     ...(values.host !== undefined && { host: values.host }),
     autoApprove: values['auto-approve'] === true,
+    ...(values['response-shape'] !== undefined && { responseShape: values['response-shape'] as SandboxResponseShape }),
     ...(values.verbose && { logger: (line: string) => io.err(line) }),
   });
   try {

@@ -21,6 +21,7 @@ export type {
   SandboxWallet,
   SandboxWalletInput,
   SandboxWalletCurrency,
+  SandboxResponseShape,
   SandboxVerificationCase,
   SandboxVerificationUpdate,
   SandboxCaseStatus,

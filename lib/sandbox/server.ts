@@ -5,7 +5,7 @@ import { adminRouter } from './routes/admin';
 import { authorizeDirectly, frontendRouter } from './routes/frontend';
 import { SandboxError } from './errors';
 import { resourceRouter } from './routes/resource';
-import { type SandboxContext, checkClockSkew, copyCounts, createContext, resetCounts, setLifetimes } from './model/context';
+import { type SandboxContext, checkClockSkew, checkResponseShape, copyCounts, createContext, resetCounts, setLifetimes } from './model/context';
 import { tokenRouter } from './routes/token';
 import type { Sandbox, SandboxOptions, SandboxWebhookOptions } from './types';
 import { WebhookSender } from '../webhooks';
@@ -69,6 +69,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     injectFault: (endpoint, fault) => ctx.faults.inject(endpoint, fault),
     clearFaults: () => ctx.faults.clear(),
     setTokenLifetimes: (lifetimes) => setLifetimes(ctx.lifetimes, lifetimes),
+    setResponseShape: (shape) => {
+      ctx.responseShape = checkResponseShape(shape);
+    },
     setClockSkew: (ms) => {
       ctx.clock.skewMs = checkClockSkew(ms);
     },

@@ -29,6 +29,15 @@ export type SandboxCaseStatus = 'pending' | 'contacted' | 'done';
 export type SandboxCredential = 'pending' | 'approved' | 'rejected';
 /** Currencies the provider documents for `wallets[].currency`. */
 export type SandboxWalletCurrency = 'ada' | 'algo' | 'btc' | 'eth' | 'kar' | 'sol' | 'substrate' | 'sui' | 'xrp';
+/**
+ * How `GET /v2/users/me` answers. `full`: every field of the docs' tables. `minimal`: the shapes of
+ * the docs' own examples (`user-integration/user-information-retrieval.md`): one case per level
+ * with its add-ons joined (`basic+liveness`), no `id`, `credential` or `journey_completed`, the
+ * outcome in `status` (`approved`, `rejected`, `contacted`, `pending`), `details: null` without a
+ * details scope; add-ons without a level case alone with neither status nor details; emails
+ * without `source_type`; wallets without `id` and `verified`. Use it to prove an app copes.
+ */
+export type SandboxResponseShape = 'full' | 'minimal';
 
 export interface SandboxOptions {
   /** Interface to bind. Default `127.0.0.1`: the emulator has no authentication of its own. */
@@ -56,6 +65,8 @@ export interface SandboxOptions {
   autoApprove?: boolean;
   /** Receives one line per request (method, path, status). Never given secrets, codes or tokens. */
   logger?: (line: string) => void;
+  /** Shape of `GET /v2/users/me` answers. Default `full`; see {@link SandboxResponseShape}. */
+  responseShape?: SandboxResponseShape;
 }
 
 export interface SandboxClientInput {
@@ -228,6 +239,8 @@ export interface Sandbox {
   clearFaults(): void;
   /** Lifetimes of codes and tokens issued from now on. */
   setTokenLifetimes(lifetimes: SandboxTokenLifetimes): void;
+  /** Switches the shape of `GET /v2/users/me` answers from now on ({@link SandboxResponseShape}). */
+  setResponseShape(shape: SandboxResponseShape): void;
   /** Shifts the sandbox clock (created_at, expiries, event timestamps) by `ms` from real time. */
   setClockSkew(ms: number): void;
   /** Emits `verification_changed` ({@link SandboxVerificationChangedEvent}) and `email_changed`. */

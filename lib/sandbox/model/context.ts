@@ -4,7 +4,7 @@ import { ClientRegistry } from './client-registry';
 import { SandboxError } from '../errors';
 import { FaultInjector } from './faults';
 import { GrantLedger } from './grants';
-import type { SandboxCounts, SandboxOptions, SandboxTokenLifetimes } from '../types';
+import type { SandboxCounts, SandboxOptions, SandboxResponseShape, SandboxTokenLifetimes } from '../types';
 import { UserDirectory } from './user-directory';
 
 /** Doorkeeper's default access token lifetime, which the provider docs confirm (2 hours). */
@@ -36,6 +36,8 @@ export interface SandboxContext {
   readonly institutionOnlyScopes: ReadonlySet<string>;
   readonly autoApprove: boolean;
   readonly log: (line: string) => void;
+  /** Shape of `/v2/users/me` answers; changeable while running. */
+  responseShape: SandboxResponseShape;
 }
 
 export class SandboxClock {
@@ -68,6 +70,7 @@ export function createContext(options: SandboxOptions): SandboxContext {
     institutionOnlyScopes: new Set(options.institutionOnlyScopes ?? []),
     autoApprove: options.autoApprove === true,
     log: options.logger ?? (() => undefined),
+    responseShape: checkResponseShape(options.responseShape ?? 'full'),
   };
   for (const client of options.clients ?? []) context.clients.register(client);
   return context;
@@ -102,6 +105,11 @@ function checkLifetime(name: string, value: unknown): number {
     throw new SandboxError('invalid_lifetimes', `${name} must be a number of seconds >= 0`);
   }
   return value;
+}
+
+export function checkResponseShape(shape: unknown): SandboxResponseShape {
+  if (shape !== 'full' && shape !== 'minimal') throw new SandboxError('invalid_response_shape', 'responseShape must be "full" or "minimal"');
+  return shape;
 }
 
 export function checkClockSkew(ms: unknown): number {

@@ -1,84 +1,93 @@
 import { createHash } from 'node:crypto';
-import type { SandboxUser, SandboxWallet } from '../types';
+import type { SandboxUser } from '../types';
 
 /**
- * Plausible, obviously fake verification details. The provider docs say some detail fields are
- * for persons only and others for institutions only; the exact field list is not public, so
- * these names are illustrative. Values are derived from the user so they are stable across calls.
+ * Plausible, obviously fake verification details, with only the field names of the docs' tables
+ * (`user-integration/user-information-retrieval.md`, "details") for the level or add-on that the
+ * "KYC level availability" column names, person or institution fields by the "Restrictions"
+ * column. Levels and add-ons without documented detail fields (`uniqueness`, `uniq`, `telegram`,
+ * `twitter`, `idos`, wallets) get `{}`. File URLs use the reserved `.invalid` domain (RFC 2606),
+ * so nothing ever fetches them. Values derive from the user, so they are stable across calls.
  */
 export function fakeDetails(user: SandboxUser, level: string): Record<string, unknown> {
+  const institution = user.userType === 'institution';
   switch (level) {
-    case 'uniqueness':
     case 'basic':
+      return identification(user, false);
     case 'plus':
-      return user.userType === 'institution' ? institutionDetails(user, level) : personDetails(user, level);
+      return institution ? { ...institutionDetails(user), ...residency(user) } : { ...identification(user, true), ...residency(user) };
     case 'liveness':
-      return { liveness: true, liveness_date: '2024-01-15' };
+      return {
+        liveness: true,
+        liveness_audit_best_file: file(user, 'liveness_audit_best'),
+        liveness_audit_least_similar_file: file(user, 'liveness_audit_least_similar'),
+        liveness_audit_open_eyes_file: file(user, 'liveness_audit_open_eyes'),
+        liveness_audit_quality1_file: file(user, 'liveness_audit_quality1'),
+        liveness_audit_quality2_file: file(user, 'liveness_audit_quality2'),
+        liveness_audit_quality3_file: file(user, 'liveness_audit_quality3'),
+      };
     case 'selfie':
-      return { selfie: true };
+      return {
+        identification_document_front_file: file(user, 'identification_document_front'),
+        identification_document_back_file: file(user, 'identification_document_back'),
+        identification_document_selfie_file: file(user, 'identification_document_selfie'),
+      };
     case 'sow':
-      return { source_of_wealth: 'employment', source_of_wealth_description: 'Salary (sandbox data)' };
+      return {
+        sow_estimated_net_worth_currency: 'EUR',
+        sow_estimated_net_worth_value: '100000',
+        ...(institution
+          ? { sow_balance_sheet_file: file(user, 'sow_balance_sheet'), sow_unaudited_accountant_name: 'Sandbox Accounting' }
+          : { sow_type: 'salary', sow_salary_pay_slips_last_3_months_file: file(user, 'sow_salary_pay_slips_last_3_months') }),
+      };
     case 'ssn':
       // 000 is never issued as an SSN area number, so this cannot be someone's real number.
       return { social_security_number: `000-${digits(user, 2, 'ssn-a')}-${digits(user, 4, 'ssn-b')}` };
-    case 'telegram':
-      return { telegram_username: `${handle(user)}_sandbox` };
-    case 'twitter':
-      return { twitter_username: `${handle(user)}_sandbox` };
-    case 'uniq':
-      return { uniqueness_checked: true };
-    case 'idos':
-      return { idos_human_id: stableUuid(user, 'idos') };
     default:
-      if (level === 'wallet' || level.startsWith('wallet-')) return walletDetails(user.wallets, level);
       return {};
   }
 }
 
-function personDetails(user: SandboxUser, level: string): Record<string, unknown> {
-  const name = displayName(user);
-  const details: Record<string, unknown> = { full_name: name };
-  if (level === 'uniqueness') return details;
-  Object.assign(details, {
+function identification(user: SandboxUser, plus: boolean): Record<string, unknown> {
+  const details: Record<string, unknown> = {
+    full_name: displayName(user),
     date_of_birth: '1990-01-01',
-    place_of_birth: 'Berlin',
-    nationality: user.country,
-    identification_document_type: 'passport',
-    identification_document_number: `SBX${digits(user, 7, 'document')}`,
     identification_document_country: user.country,
+    identification_document_number: `SBX${digits(user, 7, 'document')}`,
+    identification_document_date_of_issue: '2020-01-01',
+    identification_document_date_of_expiry: '2030-01-01',
+  };
+  if (plus) Object.assign(details, { identification_document_type: 'passport', place_of_birth: 'Berlin' });
+  else Object.assign(details, { identification_document_front_file: file(user, 'identification_document_front'), identification_document_back_file: file(user, 'identification_document_back') });
+  return details;
+}
+
+function residency(user: SandboxUser): Record<string, unknown> {
+  return {
     residential_address_country: user.country,
-  });
-  if (level === 'plus') {
-    Object.assign(details, {
-      residential_address: '1 Sandbox Street',
-      residential_address_zip: '10115',
-      residential_address_city: 'Berlin',
-      occupation: 'Software tester',
-    });
-  }
-  return details;
+    residential_address: '1 Sandbox Street, 10115 Berlin',
+    residential_address_proof_file: file(user, 'residential_address_proof'),
+    residential_address_proof_date_of_expiry: '2030-01-01',
+  };
 }
 
-function institutionDetails(user: SandboxUser, level: string): Record<string, unknown> {
-  const details: Record<string, unknown> = { company_name: `${displayName(user)} GmbH` };
-  if (level === 'uniqueness') return details;
-  Object.assign(details, {
-    registration_number: `HRB ${digits(user, 6, 'registration')}`,
-    registration_country: user.country,
-    legal_form: 'limited_liability_company',
-    incorporation_date: '2015-06-01',
-    registered_address: '1 Sandbox Street, 10115 Berlin',
-  });
-  if (level === 'plus') {
-    Object.assign(details, { business_type: 'software', website: 'https://example.com' });
-  }
-  return details;
+function institutionDetails(user: SandboxUser): Record<string, unknown> {
+  return {
+    company_name: `${displayName(user)} GmbH`,
+    legal_form: 'GmbH',
+    jurisdiction: user.country,
+    company_seat: 'Berlin',
+    commercial_register: 'Amtsgericht Sandbox',
+    commercial_register_entry_file: file(user, 'commercial_register_entry'),
+    managing_directors: displayName(user),
+    beneficial_owner: displayName(user),
+    articles_of_association_file: file(user, 'articles_of_association'),
+    shareholders_list_file: file(user, 'shareholders_list'),
+  };
 }
 
-function walletDetails(wallets: readonly SandboxWallet[], level: string): Record<string, unknown> {
-  const currency = level === 'wallet' ? undefined : level.slice('wallet-'.length);
-  const wallet = wallets.find((w) => currency === undefined || w.currency === currency);
-  return wallet ? { wallet_address: wallet.address, wallet_currency: wallet.currency } : {};
+function file(user: SandboxUser, name: string): string {
+  return `https://files.sandbox.invalid/${user.uid}/${name}.jpg`;
 }
 
 /** `alice.smith@example.com` -> `Alice Smith`. */
@@ -89,16 +98,7 @@ function displayName(user: SandboxUser): string {
   return words.length > 1 ? name : `${name || 'Sandbox'} Example`;
 }
 
-function handle(user: SandboxUser): string {
-  return (user.email.split('@')[0] ?? 'sandbox').replace(/[^A-Za-z0-9_]/g, '_').slice(0, 20);
-}
-
 function digits(user: SandboxUser, count: number, salt: string): string {
   const hex = createHash('sha256').update(`${salt}:${user.uid}`).digest('hex');
   return BigInt(`0x${hex.slice(0, 15)}`).toString().padStart(count, '0').slice(-count);
-}
-
-function stableUuid(user: SandboxUser, salt: string): string {
-  const hex = createHash('sha256').update(`${salt}:${user.uid}`).digest('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -47,6 +47,11 @@ export function adminRouter(sandbox: Sandbox): Router {
     sandbox.setTokenLifetimes(body(req));
     res.status(204).end();
   });
+  // `{"shape": "minimal" | "full"}`: the docs' example shapes of /v2/users/me, or every table field.
+  router.post('/response-shape', (req, res) => {
+    sandbox.setResponseShape(body(req).shape as Parameters<Sandbox['setResponseShape']>[0]);
+    res.status(204).end();
+  });
   router.post('/clock-skew', (req, res) => {
     sandbox.setClockSkew(body(req).ms as number);
     res.status(204).end();

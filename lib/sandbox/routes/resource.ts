@@ -31,7 +31,7 @@ export function resourceRouter(ctx: SandboxContext): Router {
       if (!token) return;
       const user = token.uid === undefined ? undefined : ctx.users.record(token.uid);
       if (!user) return forbidden(res, UID_SCOPE);
-      res.json(userInfoBody(user, token.scopes));
+      res.json(userInfoBody(user, token.scopes, ctx.responseShape));
     },
   );
 
