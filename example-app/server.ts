@@ -15,7 +15,10 @@ async function main(): Promise<void> {
 
   if (config.mode === 'sandbox') {
     // Zero-setup development: a local Fractal ID on loopback, with this app registered in it.
-    const sandbox = await startSandbox();
+    // FRACTAL_SANDBOX_RESPONSE_SHAPE=minimal: /v2/users/me in the docs' example shapes (no case id
+    // or credential, combined levels), to see the app cope with what the provider documents.
+    const responseShape = process.env.FRACTAL_SANDBOX_RESPONSE_SHAPE === 'minimal' ? 'minimal' : 'full';
+    const sandbox = await startSandbox({ responseShape });
     closeSandbox = () => sandbox.close();
     const registered = sandbox.registerClient({ redirectUris: [`${config.baseURL}/auth/fractal/callback`], name: 'Example app' });
     clientID = registered.clientID;

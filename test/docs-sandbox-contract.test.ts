@@ -26,7 +26,7 @@ async function everything(email: string, userType: 'person' | 'institution') {
   const uid = sandbox.users.findByEmail(email)?.uid as string;
   sandbox.users.setPhones(uid, ['+4915112345678']);
   const outcomes = [{ status: 'done', credential: 'approved' }, { status: 'contacted' }, { status: 'done', credential: 'rejected' }, {}] as const;
-  [...KYC_LEVELS, ...KYC_ADDONS].forEach((name, i) => sandbox.users.setVerification(uid, name, outcomes[i % outcomes.length]));
+  for (const [i, name] of [...KYC_LEVELS, ...KYC_ADDONS].entries()) sandbox.users.setVerification(uid, name, outcomes[i % outcomes.length]);
   return { token: token.access_token, uid };
 }
 
