@@ -299,17 +299,26 @@ describe('hostile token responses from a loopback peer', () => {
     ['uid missing', { emails: [] }],
     ['uid a number', { uid: 42 }],
     ['uid empty', { uid: '' }],
-    ['emails not a list', { uid: 'u1', emails: { address: 'a@example.com' } }],
-    ['an email without address', { uid: 'u1', emails: [{ type: 'primary' }] }],
-    ['a case whose level is a number', { uid: 'u1', verification_cases: [{ ...validCase, level: 2 }] }],
-    ['a case whose details is a string', { uid: 'u1', verification_cases: [{ ...validCase, details: 'x' }] }],
-    ['a case that is null', { uid: 'u1', verification_cases: [null] }],
-    ['wallets not a list', { uid: 'u1', wallets: 'eth' }],
+    ['an array', [{ uid: 'u1' }]],
   ])('users/me: refuses %s as invalid_provider_response without the access token', async (_name, body) => {
     answer = body;
     const err = await caught(me);
     expectTypedError(err, 'invalid_provider_response');
     expectNoSecrets([...renderingsOf(err), output.text()], { ACCESS });
+  });
+
+  // Only the uid is required (user-integration/user-information-retrieval.md: the docs' own
+  // examples omit most documented fields): the rest is read as absent, never a failed sign-in.
+  it.each<[string, unknown, unknown]>([
+    ['emails not a list', { uid: 'u1', emails: { address: 'a@example.com' } }, { uid: 'u1' }],
+    ['an email without address', { uid: 'u1', emails: [{ type: 'primary' }] }, { uid: 'u1', emails: [] }],
+    ['a case whose level is a number', { uid: 'u1', verification_cases: [{ ...validCase, level: 2 }] }, { uid: 'u1', verification_cases: [] }],
+    ['a case whose details is a string', { uid: 'u1', verification_cases: [{ ...validCase, details: 'x' }] }, { uid: 'u1', verification_cases: [validCase] }],
+    ['a case that is null', { uid: 'u1', verification_cases: [null] }, { uid: 'u1', verification_cases: [] }],
+    ['wallets not a list', { uid: 'u1', wallets: 'eth' }, { uid: 'u1' }],
+  ])('users/me: reads %s tolerantly', async (_name, body, expected) => {
+    answer = body;
+    await expect(me()).resolves.toEqual(expected);
   });
 
   it('users/me: keeps undocumented fields, top-level and inside entries', async () => {
