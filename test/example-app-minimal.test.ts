@@ -40,4 +40,13 @@ it('signs in and shows the combined case, with no credential, on /profile', asyn
   expect(profile.status).toBe(200);
   expect(profile.text).toContain('minimal-app@example.com');
   expect(profile.text).toMatch(/<td class="level">basic\+liveness<\/td><td class="status">approved<\/td><td class="credential">—<\/td>/);
+
+  // The joined level covers basic (FRACTAL_KYC_LEVEL default), but without a `credential` the
+  // legacy `status: "approved"` is never an approval: the decision fails closed.
+  const kyc = await agent.get('/api/kyc');
+  expect(kyc.status).toBe(200);
+  expect(kyc.body).toMatchObject({ level: 'basic', status: 'pending' });
+  const required = await agent.get('/api/kyc/required').set('accept', 'application/json');
+  expect(required.status).toBe(403);
+  expect(required.body).toMatchObject({ error: 'kyc_required', status: 'pending' });
 });
