@@ -24,6 +24,21 @@ describe('fractal-sandbox CLI', () => {
     }
   });
 
+  it('--response-shape minimal answers /v2/users/me in the docs example shapes; a bad value is refused', async () => {
+    const sandbox = await runCli(['--response-shape', 'minimal', '--client-id', 'cli-min', '--client-secret', 'cli-min-secret'], { out: () => undefined, err: () => undefined });
+    if (!sandbox) throw new Error('expected a running sandbox');
+    try {
+      const client = { clientID: 'cli-min', clientSecret: 'cli-min-secret', redirectUri: DEFAULT_REDIRECT_URI };
+      const location = await sandbox.authorize(authorizeUrl(sandbox, client, { scope: 'contact:read' }));
+      const token = (await exchangeCode(sandbox, client, codeOf(location))).body.access_token as string;
+      const me = await fetch(`${sandbox.domains.resource}/v2/users/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(((await me.json()) as { emails: unknown }).emails).toEqual([{ address: 'alice@example.com' }]);
+    } finally {
+      await sandbox.close();
+    }
+    await expect(runCli(['--response-shape', 'tiny'], { out: () => undefined, err: () => undefined })).rejects.toThrow(/full" or "minimal/);
+  });
+
   it('registers a client for the example app and prints its credentials when none is given', async () => {
     const out: string[] = [];
     const sandbox = await runCli([], { out: (l) => out.push(l), err: (l) => out.push(l) });
