@@ -86,6 +86,7 @@ export type {
   KycItemDecision,
   KycCaseSummary,
   KycSource,
+  KycStatusOptions,
   KycRequirement,
   KycRequirementInput,
   KycCache,

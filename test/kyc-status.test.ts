@@ -96,6 +96,16 @@ describe('kycStatus: legacy answers with the outcome in status', () => {
     expect(kycStatus(user([{ level: 'basic+liveness', status: 'approved', credential: 'approved' }]), 'basic+liveness').status).toBe('approved');
   });
 
+  it('approves a legacy status approved without a credential only when the app opts in', () => {
+    const legacy = user([{ level: 'basic+liveness', status: 'approved' }]);
+    const optIn = { legacyApprovedStatus: true };
+    expect(kycStatus(legacy, 'basic+liveness').status).toBe('pending');
+    expect(kycStatus(legacy, 'basic+liveness', optIn).status).toBe('approved');
+    // The opt-in reads only the legacy shape: a credential, when present, still decides.
+    expect(kycStatus(user([{ level: 'basic', status: 'approved', credential: 'pending' }]), 'basic', optIn).status).toBe('pending');
+    expect(kycStatus(user([{ level: 'basic', status: 'done' }]), 'basic', optIn).status).toBe('pending');
+  });
+
   it('reads the docs\' response1 example: plus+selfie pending, basic+liveness approved only in status', () => {
     const example = user([
       { details: null, level: 'plus+selfie', status: 'pending' },

@@ -4,7 +4,7 @@
  * `lib/kyc/`.
  */
 export { kycStatus, readCases } from './status';
-export type { KycStatus, KycDecision, KycItemDecision, KycCaseSummary, KycSource } from './status';
+export type { KycStatus, KycDecision, KycItemDecision, KycCaseSummary, KycSource, KycStatusOptions } from './status';
 export { parseKycRequirement } from './requirement';
 export type { KycRequirement, KycRequirementInput } from './requirement';
 export { MemoryKycCache, DEFAULT_KYC_TTL_MS } from './cache';

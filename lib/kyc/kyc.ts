@@ -6,9 +6,9 @@ import type { FractalVault } from '../tokens';
 import type { FractalWebhookEvent } from '../webhooks';
 import { MemoryKycCache, type KycCache, type KycCacheRead } from './cache';
 import { parseKycRequirement, type KycRequirement, type KycRequirementInput } from './requirement';
-import { kycStatus, readCases, type KycCaseSummary, type KycDecision } from './status';
+import { kycStatus, readCases, type KycCaseSummary, type KycDecision, type KycStatusOptions } from './status';
 
-export interface FractalKycOptions {
+export interface FractalKycOptions extends KycStatusOptions {
   /** The token vault: the guard reads the user's profile through it (refreshing the token if needed). */
   vault: FractalVault;
   /**
@@ -61,6 +61,7 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
     throw new ConfigurationError('createFractalKyc needs `vault`: the app\'s createFractalVault(...)');
   }
   const cache = options.cache ?? new MemoryKycCache();
+  const decisionOptions: KycStatusOptions = { legacyApprovedStatus: options.legacyApprovedStatus === true };
   const signInPath = options.signInPath ?? '/auth/fractal';
   if (!signInPath.startsWith('/') || signInPath.startsWith('//')) throw new ConfigurationError('`signInPath` must be a path on this site, such as /auth/fractal');
   const userIdOf = options.userIdOf ?? ((uid: string) => uid);
@@ -101,13 +102,13 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
       const ctx = vault.context(req);
       const userId = ctx.userId;
       if (userId === undefined) throw new ReauthenticationRequiredError('No user is signed in; sign in with Fractal ID');
-      return kycStatus(await casesOf(userId, await ctx.getGrantedScopes(), () => ctx.fetchUser()), parsed);
+      return kycStatus(await casesOf(userId, await ctx.getGrantedScopes(), () => ctx.fetchUser()), parsed, decisionOptions);
     },
     statusOf: async (userId, requirement) => {
       const parsed = parseKycRequirement(requirement);
       const tokenSet = await vault.getTokenSet(userId);
       if (!tokenSet) throw new ReauthenticationRequiredError('No Fractal ID tokens are stored for this user; they must sign in');
-      return kycStatus(await casesOf(userId, tokenSet.scopes, () => vault.fetchUser(userId)), parsed);
+      return kycStatus(await casesOf(userId, tokenSet.scopes, () => vault.fetchUser(userId)), parsed, decisionOptions);
     },
     requireKyc: (requirement) => {
       const parsed = parseKycRequirement(requirement);

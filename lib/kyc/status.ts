@@ -42,6 +42,18 @@ export interface KycDecision {
  */
 export type KycSource = { readonly verification_cases?: unknown } | { readonly verificationCases?: unknown } | readonly unknown[];
 
+export interface KycStatusOptions {
+  /**
+   * Count a case with the legacy `status: 'approved'` and no `credential` as approved. Off by
+   * default: a missing credential never approves (fail closed). The docs' own examples
+   * (`user-integration/user-information-retrieval.md`) carry the outcome in `status` and no
+   * `credential`; turn this on only if your client's live answers really look like that.
+   *
+   * **Security impact:** with it on, an answer that says `approved` anywhere but `credential` approves.
+   */
+  legacyApprovedStatus?: boolean;
+}
+
 /**
  * Decides a requirement against a user's verification cases. Pure and synchronous: no I/O.
  *
@@ -58,12 +70,17 @@ export type KycSource = { readonly verification_cases?: unknown } | { readonly v
  *
  * @throws ConfigurationError for an invalid requirement (validate it once with `parseKycRequirement`).
  */
-export function kycStatus(source: KycSource, requirement: KycRequirementInput | KycRequirement): KycDecision {
+export function kycStatus(
+  source: KycSource,
+  requirement: KycRequirementInput | KycRequirement,
+  options: KycStatusOptions = {},
+): KycDecision {
   const parsed = parseKycRequirement(requirement);
   const cases = readCases(source);
+  const legacy = options.legacyApprovedStatus === true;
   const items = parsed.items.map((item): KycItemDecision => {
     const covering = cases.filter((c) => covers(c.level, item, parsed));
-    return { item, status: itemStatus(covering), cases: covering };
+    return { item, status: itemStatus(covering, legacy), cases: covering };
   });
   return { status: worst(items.map((i) => i.status)), requirement: parsed.name, items };
 }
@@ -108,10 +125,11 @@ function concluded(status: string | undefined): boolean {
   return status === undefined || status === 'done' || status === 'approved' || status === 'rejected';
 }
 
-function caseStatus(c: KycCaseSummary): Exclude<KycStatus, 'missing'> {
-  // Legacy answers put the outcome in `status`; a rejection there is honoured, an approval is not
-  // without a `credential` (fail closed).
+function caseStatus(c: KycCaseSummary, legacyApproves: boolean): Exclude<KycStatus, 'missing'> {
+  // Legacy answers put the outcome in `status`; a rejection there is honoured, an approval only
+  // when the app opted in (fail closed by default).
   if (c.status === 'rejected') return 'rejected';
+  if (legacyApproves && c.status === 'approved' && c.credential === undefined) return 'approved';
   if (concluded(c.status)) {
     if (c.credential === 'approved') return 'approved';
     if (c.credential === 'rejected') return 'rejected';
@@ -119,9 +137,9 @@ function caseStatus(c: KycCaseSummary): Exclude<KycStatus, 'missing'> {
   return c.status === 'contacted' ? 'contacted' : 'pending';
 }
 
-function itemStatus(cases: readonly KycCaseSummary[]): KycStatus {
+function itemStatus(cases: readonly KycCaseSummary[], legacyApproves: boolean): KycStatus {
   if (cases.length === 0) return 'missing';
-  const statuses = cases.map(caseStatus);
+  const statuses = cases.map((c) => caseStatus(c, legacyApproves));
   if (statuses.includes('approved')) return 'approved';
   return worst(statuses);
 }
