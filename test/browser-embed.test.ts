@@ -137,6 +137,22 @@ it('ignores {code, state} messages from any other origin, then still completes w
   expect(posts[0]).not.toContain('forged');
 });
 
+it('ignores a message from the journey frame itself once it shows another origin (event.origin is checked, not only the source)', async () => {
+  await openEmbedded();
+  const stillOpen = await page.evaluate(
+    (foreignFrame) =>
+      new Promise<boolean>((resolve) => {
+        window.addEventListener('message', (event) => {
+          if (event.data?.marker) resolve(document.querySelector('iframe.fractal-embed-frame') !== null);
+        });
+        // Same iframe element, so the same WindowProxy as event.source; only the origin differs.
+        (document.querySelector('iframe.fractal-embed-frame') as HTMLIFrameElement).src = foreignFrame;
+      }),
+    `${foreignURL}/frame`,
+  );
+  expect(stillOpen).toBe(true);
+});
+
 it('refuses the callback POST from a foreign origin (403), which leaves the genuine sign-in usable', async () => {
   let hold: (body: URLSearchParams) => void = () => undefined;
   const held = new Promise<URLSearchParams>((resolve) => {
