@@ -37,6 +37,10 @@ describe('sandbox framed journey', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toContain('frame-ancestors http://127.0.0.1:3999;');
     expect(res.headers.get('x-frame-options')).toBeNull();
+    // Not requested by a frame: as unframeable as before.
+    const top = await fetch(authorizeUrl(sandbox, client), { headers: { 'sec-fetch-dest': 'document' } });
+    expect(top.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(top.headers.get('x-frame-options')).toBe('DENY');
     // An error page (unknown client) stays unframeable.
     const error = await fetch(authorizeUrl(sandbox, { ...client, clientID: 'nobody' }), { headers: framed });
     expect(error.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");

@@ -19,8 +19,9 @@ export function isFramed(req: Request): boolean {
 }
 
 /**
- * The consent page may be framed by the client's own origin only (the redirect URI's origin, as
- * registered): `frame-ancestors` replaces the sandbox's default `'none'`. X-Frame-Options cannot
+ * A framed consent page may be framed by the client's own origin only (the redirect URI's origin,
+ * as registered): `frame-ancestors` replaces the sandbox's default `'none'`, which stays for
+ * every page not requested by a frame. X-Frame-Options cannot
  * name an origin any more, and browsers ignore it when `frame-ancestors` is present (an empty
  * value here removes it).
  */

@@ -59,7 +59,7 @@ export function frontendRouter(ctx: SandboxContext): Router {
           institutionOnlyScopes: ctx.institutionOnlyScopes,
           defaultEmail: DEFAULT_EMAIL,
         }),
-        framingHeaders(check.request.redirectUri),
+        isFramed(req) ? framingHeaders(check.request.redirectUri) : {},
       );
     },
   );
