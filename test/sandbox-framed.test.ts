@@ -67,6 +67,19 @@ describe('sandbox framed journey', () => {
     expect(message.code).toBeUndefined();
   });
 
+  it('forces ensure_wallet in a frame: the field is read-only and another address is not taken', async () => {
+    const wallet = '0x52908400098527886E0F7030069857D2E4169EE7';
+    const url = authorizeUrl(sandbox, client, { scope: 'verification.wallet-eth:read', ensure_wallet: wallet });
+    const html = await (await fetch(url, { headers: framed })).text();
+    expect(html).toMatch(/id="wallet" value="0x52908400098527886E0F7030069857D2E4169EE7" readonly/);
+    const form = consentForm(html);
+    form.set('email', 'forced-wallet@example.com');
+    form.set('wallet', '0x0000000000000000000000000000000000000001');
+    form.set('decision', 'approve');
+    expect((await decide(form, framed)).status).toBe(200);
+    expect(sandbox.users.findByEmail('forced-wallet@example.com')?.wallets.map((w) => w.address)).toEqual([wallet]);
+  });
+
   it('still redirects outside a frame', async () => {
     const form = consentForm(await (await fetch(authorizeUrl(sandbox, client))).text());
     form.set('decision', 'approve');

@@ -53,7 +53,7 @@ export function frontendRouter(ctx: SandboxContext): Router {
         renderConsentPage({
           clientName: check.request.client.name,
           scopes: check.request.scopes,
-          ...(check.request.ensureWallet !== undefined && { ensureWallet: check.request.ensureWallet }),
+          ...(check.request.ensureWallet !== undefined && { ensureWallet: check.request.ensureWallet, walletForced: isFramed(req) }),
           hidden: signedFields(ctx, check.request),
           personOnlyScopes: ctx.personOnlyScopes,
           institutionOnlyScopes: ctx.institutionOnlyScopes,
@@ -84,7 +84,8 @@ export function frontendRouter(ctx: SandboxContext): Router {
         email: form.get('email') ?? '',
         userType: userType as 'person' | 'institution',
         grantScopes: form.getAll('scope'),
-        wallet: form.get('wallet') ?? '',
+        // Framed, `ensure_wallet` "will be forced" (user-integration/embedded-journey-iframe.md).
+        wallet: isFramed(req) && check.request.ensureWallet !== undefined ? check.request.ensureWallet : (form.get('wallet') ?? ''),
       }) as Consent;
       return finish(req, res, approveLocation(ctx, check.request, consent));
     } catch (err) {
