@@ -13,6 +13,7 @@ import {
   RedisWebhookStore,
   createFractalVault,
   createFractalKyc,
+  fractalEmbedScript,
   fractalWebhooks,
   kycStatus,
   MemoryKycCache,
@@ -21,6 +22,7 @@ import {
   RedisKycCache,
   type FractalKyc,
   generateEncryptionKey,
+  resolveDomains,
   ErrorCode,
   type TokenStore,
   isFractalError,
@@ -136,6 +138,10 @@ export function createApp(deps: AppDeps): express.Express {
   // Compiled to example-app/dist/ by `npm start`, run from source by the tests.
   const publicDir = path.join(__dirname, path.basename(__dirname) === 'dist' ? '..' : '.', 'public');
   app.use(express.static(publicDir, { index: false }));
+  // "Verify in this page": the embedded journey's script, served from the package. This app sends
+  // no CSP; one that does must allow `frame-src` the FRONTEND origin and `script-src 'self'`.
+  app.get('/fractal-embed.js', fractalEmbedScript());
+  const frontendOrigin = new URL(resolveDomains({ environment, domains: deps.domains }).frontend).origin;
   if (!deps.redis) log('Sessions are kept in memory: fine for one process; set REDIS_URL to share them across processes.');
   app.use(
     session({
@@ -151,7 +157,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(vault.middleware());
 
   app.get('/', (req, res) => {
-    res.type('html').send(homePage({ signedIn: Boolean(req.user), levels: [...KYC_LEVELS] }));
+    res.type('html').send(homePage({ signedIn: Boolean(req.user), levels: [...KYC_LEVELS], frontendOrigin }));
   });
 
   app.get('/auth/fractal', (req, res, next) => {
@@ -174,7 +180,9 @@ export function createApp(deps: AppDeps): express.Express {
     auth.authenticate('fractal', options)(req, res, next);
   });
 
-  app.get('/auth/fractal/callback', (req, res, next) => {
+  // GET: the redirect back from Fractal ID. POST: the embedded journey's {code, state}, sent by
+  // fractal-embed.js from this origin (the strategy checks Origin and reads the small body itself).
+  const callback = (req: Request, res: Response, next: NextFunction) => {
     auth.authenticate('fractal', (err: unknown, user: Express.User | false, info: unknown, status?: number) => {
       if (err) return next(err);
       if (!user) return sendFailure(req, res, info, status);
@@ -183,10 +191,14 @@ export function createApp(deps: AppDeps): express.Express {
       req.logIn(user, (loginErr) => {
         if (loginErr) return next(loginErr);
         if (fractal?.appState?.popup === true) return res.type('html').send(popupDonePage(returnTo));
-        res.redirect(returnTo);
+        // 303: after the embedded journey's POST, the browser GETs the page.
+        if (req.method === 'POST') res.redirect(303, returnTo);
+        else res.redirect(returnTo);
       });
     })(req, res, next);
-  });
+  };
+  app.get('/auth/fractal/callback', callback);
+  app.post('/auth/fractal/callback', callback);
 
   app.get('/profile', async (req, res, next) => {
     const user = req.user as SessionUser | undefined;
@@ -341,6 +353,8 @@ function explain(code: string, info?: unknown): { title: string; body: string } 
         body: `This app needs access you did not grant${missing.length ? ` (${missing.join(', ')})` : ''}. Sign in again and keep those boxes ticked.`,
       };
     }
+    case 'invalid_origin':
+      return { title: 'Sign-in refused', body: 'The sign-in was sent from another website. Start it again from this app.' };
     case 'invalid_state':
     case 'invalid_callback':
       return { title: 'Sign-in link expired', body: 'This sign-in link was already used, has expired, or came from another browser. Please start again.' };

@@ -27,7 +27,7 @@ ${body}
 </html>`;
 }
 
-export function homePage(options: { signedIn: boolean; levels: string[] }): string {
+export function homePage(options: { signedIn: boolean; levels: string[]; frontendOrigin?: string }): string {
   const levelOptions = options.levels
     .map((l) => `<option value="${escapeHtml(l)}"${l === 'basic' ? ' selected' : ''}>${escapeHtml(l)}</option>`)
     .join('');
@@ -43,8 +43,16 @@ export function homePage(options: { signedIn: boolean; levels: string[] }): stri
   <button type="submit" id="verify">Verify with Fractal ID</button>
   <button type="button" id="verify-popup" class="secondary">Verify in a popup</button>
   <p id="popup-status" role="status" class="muted"></p>
+${
+  options.frontendOrigin
+    ? `<button type="button" id="verify-embed" class="secondary" data-fractal-embed data-frontend-origin="${escapeHtml(options.frontendOrigin)}" data-callback="/auth/fractal/callback" data-container="#embed" data-status="#embed-status">Verify in this page</button>
+  <p id="embed-status" role="status" class="muted"></p>`
+    : ''
+}
 </form>
+<div id="embed" class="embed"></div>
 <script src="/popup.js" defer></script>
+<script src="/fractal-embed.js" defer></script>
 ${options.signedIn ? '<p><a href="/profile">Your profile</a></p>' : ''}`,
   );
 }

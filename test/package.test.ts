@@ -22,6 +22,8 @@ describe('package entry points', () => {
         errors: typeof lib.isFractalError,
         startSandbox: typeof sandbox.startSandbox,
         parent: Object.getPrototypeOf(lib.FractalStrategy).name,
+        embedScript: require('node:fs').existsSync(lib.FRACTAL_EMBED_SCRIPT_PATH)
+          && require.resolve('passport-fractal-id/browser/fractal-embed.js') === lib.FRACTAL_EMBED_SCRIPT_PATH,
       }));`;
     const { stdout } = await run(process.execPath, ['-e', script], { cwd: root });
     expect(JSON.parse(stdout)).toEqual({
@@ -30,6 +32,8 @@ describe('package entry points', () => {
       errors: 'function',
       startSandbox: 'function',
       parent: 'OAuth2Strategy',
+      // The browser script ships beside dist/ and dist/strategy finds it (package.json "files", "exports").
+      embedScript: true,
     });
   });
 

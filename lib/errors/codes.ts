@@ -39,6 +39,10 @@ export const ErrorCode = {
    * vault's per-user backoff); `retryAfter` says how long. Nothing was lost.
    */
   REFRESH_THROTTLED: 'refresh_throttled',
+  /** A per-request `method` or `currency` of the journey is not a documented value. */
+  INVALID_JOURNEY_OPTION: 'invalid_journey_option',
+  /** A POST callback (embedded journey) came from another origin than the app's own. */
+  INVALID_ORIGIN: 'invalid_origin',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -27,7 +27,16 @@ export function isCallbackRequest(req: Request): boolean {
  * @throws StateError `invalid_callback` (400)
  */
 export function readCallbackQuery(req: Request): CallbackQuery {
-  const query = queryOf(req) ?? {};
+  return readCallbackParams(queryOf(req) ?? {});
+}
+
+/**
+ * The same rules over already parsed parameters (the query string, or the body of the embedded
+ * journey's POST callback).
+ *
+ * @throws StateError `invalid_callback` (400)
+ */
+export function readCallbackParams(query: Record<string, unknown>): CallbackQuery {
   const result: CallbackQuery = {};
   for (const field of FIELDS) {
     const value = query[field];

@@ -15,3 +15,8 @@ export { SessionStateStore } from './session-store';
 export type { FractalStateStore, PendingAuthorization, SessionStateStoreOptions } from './session-store';
 export { safeReturnTo } from './return-to';
 export { validateWallet, WalletError, MAX_WALLET_LENGTH } from './wallet';
+export { JOURNEY_METHODS, JOURNEY_CURRENCIES, JourneyOptionError } from './journey-params';
+export type { FractalJourneyMethod, FractalJourneyCurrency, JourneyOptions } from './journey-params';
+export { OriginError, MAX_CALLBACK_BODY_BYTES } from './form-post';
+export type { EmbeddedCallbackOptions } from './form-post';
+export { fractalEmbedScript, FRACTAL_EMBED_SCRIPT_PATH } from './embed-script';

@@ -8,6 +8,7 @@ import { ErrorCode } from '../errors';
 import { ConfigurationError } from '../errors';
 import { InsufficientScopeError } from '../errors';
 import { StateError } from '../errors';
+import { FractalError } from '../errors';
 import { toFractalProfile, type FractalProfile } from '../provider';
 import { safeReturnTo } from './return-to';
 import { DEFAULT_SCOPES, diffScopes, missingScopes, normalizeScopes, validateUserScopes } from '../provider';
@@ -16,8 +17,11 @@ import { TokenClient } from '../provider';
 import { fetchFractalUser } from '../provider';
 import { runVerify, type FractalTokenParams, type FractalVerify, type FractalVerifyWithRequest } from './verify';
 import { validateWallet } from './wallet';
+import { checkJourneyConfig, journeyAuthorizationParams, type JourneyOptions } from './journey-params';
+import { checkPostOrigins, isPostCallback, readPostCallback, type EmbeddedCallbackOptions } from './form-post';
 
-export interface FractalStrategyOptionsBase {
+/** `method`/`currency`: see journey-params.ts; `callbackPostOrigins`: see form-post.ts (embedded journey). */
+export interface FractalStrategyOptionsBase extends JourneyOptions, EmbeddedCallbackOptions {
   clientID: string;
   clientSecret: string;
   /**
@@ -73,7 +77,7 @@ export interface FractalStrategyOptionsWithRequest extends FractalStrategyOption
 }
 
 /** Options of `passport.authenticate('fractal', options)` for one request. */
-export interface FractalAuthenticateOptions {
+export interface FractalAuthenticateOptions extends JourneyOptions {
   /** Scopes for this request instead of the strategy's. */
   scope?: string | string[];
   /** `ensure_wallet` for this request. */
@@ -130,6 +134,8 @@ interface ResolvedConfig {
   ensureWallet: FractalStrategyOptionsBase['ensureWallet'];
   returnTo: FractalStrategyOptionsBase['returnTo'];
   skipUserProfile: FractalStrategyOptionsBase['skipUserProfile'];
+  journey: JourneyOptions;
+  postOrigins: string[];
 }
 
 type AnyVerify = FractalVerify<FractalProfile | undefined> | FractalVerifyWithRequest<FractalProfile | undefined>;
@@ -200,6 +206,8 @@ export class FractalStrategy extends OAuth2Strategy {
       ensureWallet: options.ensureWallet,
       returnTo: options.returnTo,
       skipUserProfile: options.skipUserProfile,
+      journey: checked.journey,
+      postOrigins: checked.postOrigins,
     };
   }
 
@@ -215,15 +223,25 @@ export class FractalStrategy extends OAuth2Strategy {
 
   override authenticate(req: Request, options: FractalAuthenticateOptions = {}): void {
     const actions = this as unknown as Actions;
+    // The embedded journey's POST of {code, state} (form-post.ts): origin and body first, then the same state rules.
+    if (isPostCallback(req, options.callbackURL ?? this._config.callbackURL)) {
+      readPostCallback(req, this._config.postOrigins).then(
+        (query) => this._callback(req, actions, query),
+        (err: unknown) => (err instanceof FractalError && err.status < 500 ? actions.fail(err, err.status) : actions.error(err)),
+      );
+      return;
+    }
     if (isCallbackRequest(req)) {
       this._callback(req, actions);
       return;
     }
     let pending: PendingAuthorization;
     let callbackURL: string;
+    let journey: Record<string, string>;
     try {
       callbackURL = options.callbackURL !== undefined ? checkCallbackURL(options.callbackURL) : this._config.callbackURL;
       pending = this._pendingFor(req, options, callbackURL);
+      journey = journeyAuthorizationParams(this._config.journey, options);
     } catch (err) {
       actions.error(err);
       return;
@@ -231,12 +249,13 @@ export class FractalStrategy extends OAuth2Strategy {
     // Hand passport-oauth2 a fresh object: never write into the caller's options.
     const forward: Record<string, unknown> = { scope: pending.scopes, callbackURL, state: pending };
     if (pending.ensureWallet !== undefined) forward.ensureWallet = pending.ensureWallet;
+    forward.journey = journey;
     super.authenticate(req, forward);
   }
 
   /** Adds `ensure_wallet` to the authorization request (provider docs, step 1). */
-  override authorizationParams(options: { ensureWallet?: unknown }): object {
-    return typeof options.ensureWallet === 'string' ? { ensure_wallet: options.ensureWallet } : {};
+  override authorizationParams(options: { ensureWallet?: unknown; journey?: Record<string, string> }): object {
+    return { ...(typeof options.ensureWallet === 'string' ? { ensure_wallet: options.ensureWallet } : {}), ...options.journey };
   }
 
   override userProfile(accessToken: string, done: (err?: unknown, profile?: FractalProfile) => void): void {
@@ -269,10 +288,10 @@ export class FractalStrategy extends OAuth2Strategy {
     return pending;
   }
 
-  private _callback(req: Request, actions: Actions): void {
+  private _callback(req: Request, actions: Actions, posted?: ReturnType<typeof readCallbackQuery>): void {
     let query: ReturnType<typeof readCallbackQuery>;
     try {
-      query = readCallbackQuery(req);
+      query = posted ?? readCallbackQuery(req);
     } catch (err) {
       actions.fail(err as StateError, (err as StateError).status);
       return;
@@ -400,7 +419,9 @@ function checkOptions(options: FractalStrategyOptionsBase, verify: unknown) {
       throw new ConfigurationError(`ensureWallet: ${(err as Error).message}`);
     }
   }
-  return { callbackURL, domains, scopes, requiredScopes };
+  const journey = checkJourneyConfig(options);
+  const postOrigins = checkPostOrigins(options.callbackPostOrigins, callbackURL);
+  return { callbackURL, domains, scopes, requiredScopes, journey, postOrigins };
 }
 
 /** RFC 6749 section 3.1.2: absolute, no fragment; HTTPS except on loopback (provider docs). */

@@ -9,6 +9,7 @@ import {
   denyLocation,
 } from '../model/authorization-request';
 import { renderConsentPage, renderErrorPage } from './pages';
+import { isFramed, sendFramedResult, framingHeaders } from './framed';
 import { hmac, safeEqual } from '../crypto';
 import { SandboxError } from '../errors';
 import type { SandboxContext } from '../model/context';
@@ -44,20 +45,21 @@ export function frontendRouter(ctx: SandboxContext): Router {
     (req: Request, res: Response) => {
       const check = checkAuthorizeRequest(ctx, queryOf(req));
       if (check.kind === 'page') return sendPage(res, 400, renderErrorPage(check.error, check.description));
-      if (check.kind === 'redirect') return res.redirect(302, check.location);
-      if (ctx.autoApprove) return res.redirect(302, approveLocation(ctx, check.request, { email: DEFAULT_EMAIL, userType: 'person' }));
+      if (check.kind === 'redirect') return finish(req, res, check.location);
+      if (ctx.autoApprove) return finish(req, res, approveLocation(ctx, check.request, { email: DEFAULT_EMAIL, userType: 'person' }));
       return sendPage(
         res,
         200,
         renderConsentPage({
           clientName: check.request.client.name,
           scopes: check.request.scopes,
-          ...(check.request.ensureWallet !== undefined && { ensureWallet: check.request.ensureWallet }),
+          ...(check.request.ensureWallet !== undefined && { ensureWallet: check.request.ensureWallet, walletForced: isFramed(req) }),
           hidden: signedFields(ctx, check.request),
           personOnlyScopes: ctx.personOnlyScopes,
           institutionOnlyScopes: ctx.institutionOnlyScopes,
           defaultEmail: DEFAULT_EMAIL,
         }),
+        isFramed(req) ? framingHeaders(check.request.redirectUri) : {},
       );
     },
   );
@@ -70,21 +72,22 @@ export function frontendRouter(ctx: SandboxContext): Router {
     }
     const check = checkAuthorizeRequest(ctx, original);
     if (check.kind === 'page') return sendPage(res, 400, renderErrorPage(check.error, check.description));
-    if (check.kind === 'redirect') return res.redirect(302, check.location);
+    if (check.kind === 'redirect') return finish(req, res, check.location);
     const decision = form.getAll('decision');
     if (decision.length !== 1 || (decision[0] !== 'approve' && decision[0] !== 'deny')) {
       return sendPage(res, 400, renderErrorPage('invalid_request', 'Choose Approve or Deny.'));
     }
-    if (decision[0] === 'deny') return res.redirect(302, denyLocation(check.request));
+    if (decision[0] === 'deny') return finish(req, res, denyLocation(check.request));
     try {
       const userType = form.get('user_type') ?? 'person';
       const consent = consentFromDecision({
         email: form.get('email') ?? '',
         userType: userType as 'person' | 'institution',
         grantScopes: form.getAll('scope'),
-        wallet: form.get('wallet') ?? '',
+        // Framed, `ensure_wallet` "will be forced" (user-integration/embedded-journey-iframe.md).
+        wallet: isFramed(req) && check.request.ensureWallet !== undefined ? check.request.ensureWallet : (form.get('wallet') ?? ''),
       }) as Consent;
-      return res.redirect(302, approveLocation(ctx, check.request, consent));
+      return finish(req, res, approveLocation(ctx, check.request, consent));
     } catch (err) {
       if (err instanceof SandboxError) return sendPage(res, 400, renderErrorPage(err.code, err.message));
       throw err;
@@ -158,6 +161,18 @@ function mac(ctx: SandboxContext, values: readonly string[]): string {
   return hmac(ctx.formKey, JSON.stringify(values));
 }
 
-function sendPage(res: Response, status: number, html: string): void {
-  res.status(status).set(HTML_HEADERS).type('html').send(html);
+/** `headers` override HTML_HEADERS; an empty value removes that header. */
+function sendPage(res: Response, status: number, html: string, headers: Record<string, string> = {}): void {
+  res.status(status).set(HTML_HEADERS);
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === '') res.removeHeader(name);
+    else res.set(name, value);
+  }
+  res.type('html').send(html);
+}
+
+/** The end of the journey: a redirect, or in a frame a message to the parent window (framed.ts). */
+function finish(req: Request, res: Response, location: string): void {
+  if (isFramed(req)) sendFramedResult(res, location);
+  else res.redirect(302, location);
 }

@@ -11,6 +11,8 @@ export interface ConsentPageInput {
   /** Requested scopes, in request order. */
   scopes: readonly string[];
   ensureWallet?: string;
+  /** Embedded journey: the suggested wallet cannot be changed. */
+  walletForced?: boolean;
   /** Hidden fields carrying the signed original request. */
   hidden: Readonly<Record<string, string>>;
   personOnlyScopes: ReadonlySet<string>;
@@ -62,9 +64,11 @@ export function renderConsentPage(input: ConsentPageInput): string {
       <fieldset>
         <legend>Wallet</legend>
         <p><label for="wallet">Wallet address</label><br>
-          <input type="text" name="wallet" id="wallet" value="${escapeHtml(input.ensureWallet ?? '')}" aria-describedby="wallet-note" spellcheck="false" autocomplete="off"></p>
+          <input type="text" name="wallet" id="wallet" value="${escapeHtml(input.ensureWallet ?? '')}"${input.walletForced ? ' readonly' : ''} aria-describedby="wallet-note" spellcheck="false" autocomplete="off"></p>
         <p class="note" id="wallet-note">${
-          input.ensureWallet
+          input.walletForced
+            ? 'The application requires this address.'
+            : input.ensureWallet
             ? 'The application suggested this address. You may change it or leave the field empty.'
             : 'Optional. Leave empty to add no wallet.'
         }</p>
