@@ -91,6 +91,10 @@ export function createApp(deps: AppDeps): express.Express {
         scope: config.scopes,
         requiredScopes: config.requiredScopes,
         allowUnknownScopes: true,
+        // Where the back button on a used callback URL lands a signed-in browser (issue 14).
+        returnTo: '/profile',
+        // One code exchange per callback across every process on this Redis (issue 14).
+        ...(deps.redis ? { callbackGuard: { client: deps.redis, prefix: 'example:state:' } } : {}),
       },
       async (_accessToken, _refreshToken, params, profile) => {
         await vault.saveTokens(profile.id, params.tokenSet);

@@ -40,9 +40,13 @@ function twoStrategyApp() {
     app.get(`/auth/${name}`, auth.authenticate(name));
     app.get(`/auth/${name}/callback`, (req, res, next) => {
       auth.authenticate(name, (err: unknown, user: Express.User | false, info: { code?: string } | undefined, status?: number) => {
-        if (err) return res.status(isFractalError(err) ? err.status : 500).json({ outcome: 'error', code: isFractalError(err) ? err.code : 'unknown' });
-        if (!user) return res.status(status ?? 401).json({ outcome: 'fail', code: info?.code });
-        req.logIn(user, () => res.json({ outcome: 'success', user }));
+        if (err) {
+          res.status(isFractalError(err) ? err.status : 500).json({ outcome: 'error', code: isFractalError(err) ? err.code : 'unknown' });
+        } else if (!user) {
+          res.status(status ?? 401).json({ outcome: 'fail', code: info?.code });
+        } else {
+          req.logIn(user, () => res.json({ outcome: 'success', user }));
+        }
       })(req, res, next);
     });
   }

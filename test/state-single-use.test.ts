@@ -44,7 +44,8 @@ function exchanges(): number {
 
 /** Two instances of the example app on one Redis and one client registration: two processes. */
 function exampleApps(count: number) {
-  const config = loadConfig({ BASE_URL, SESSION_SECRET: 'y'.repeat(32) });
+  // One token key too, as processes of one deployment share it.
+  const config = loadConfig({ BASE_URL, SESSION_SECRET: 'y'.repeat(32), TOKEN_ENCRYPTION_KEY: randomBytes(32).toString('base64url') });
   const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [`${BASE_URL}/auth/fractal/callback`] });
   return Array.from({ length: count }, () => createApp({ config, clientID, clientSecret, domains: sandbox.domains, redis, kycFeed: feed, log: () => undefined }));
 }

@@ -2,6 +2,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { ConfigurationError } from '../errors';
 import { StateError } from '../errors';
+import { MemoryConsumptionGuard, type ConsumptionGuard } from './consumption-guard';
+import { limitAnonymousCookie, restoreCookieAfterRegeneration, sessionOf, type SessionLike } from './session-lifetime';
 
 /** What the strategy keeps with each pending authorization request. JSON-safe: it lives in the session. */
 export interface PendingAuthorization {
@@ -17,6 +19,16 @@ export interface PendingAuthorization {
   appState?: Record<string, unknown>;
 }
 
+/** Which strategy a pending sign-in belongs to; the strategy passes it to `store` and `verify`. */
+export interface StateMeta {
+  /** The strategy's name: pending state is namespaced by it. */
+  strategy: string;
+  /** The token endpoint the code will be sent to; an entry is valid only for the same one. */
+  tokenURL: string;
+  /** The strategy's redirect URI: an entry with this one leaves it out (compact entries). */
+  callbackURL?: string;
+}
+
 interface StoredEntry {
   /** SHA-256 of the state value: the session never holds a reusable state. */
   h: string;
@@ -24,37 +36,59 @@ interface StoredEntry {
   v?: string;
   /** Expiry, epoch ms. */
   e: number;
+  /** Token endpoint of the issuing strategy (issue 14 item 7: a state binds its provider). */
+  t: string;
   d: PendingAuthorization;
+}
+
+/** A state this session already completed: its digest, expiry and where the sign-in returned to. */
+interface UsedEntry {
+  h: string;
+  e: number;
+  r?: string;
 }
 
 export type StoreCallback = (err: Error | null, state?: string) => void;
 export type VerifyCallback = (err: Error | null, ok?: string | boolean, info?: PendingAuthorization | StateError) => void;
 
 /**
- * The state store interface passport-oauth2 calls with PKCE (`store` with 5 parameters, `verify`
- * with 4). A custom store must keep this shape.
+ * The state store interface the strategy calls (`store` with the PKCE verifier, `verify` with the
+ * state from the callback). A custom store must keep this shape.
  */
 export interface FractalStateStore {
-  store(req: Request, verifier: string | undefined, state: PendingAuthorization, meta: object, callback: StoreCallback): void;
-  verify(req: Request, providedState: string, meta: object, callback: VerifyCallback): void;
+  store(req: Request, verifier: string | undefined, state: PendingAuthorization, meta: StateMeta, callback: StoreCallback): void;
+  verify(req: Request, providedState: string, meta: StateMeta, callback: VerifyCallback): void;
 }
 
 export interface SessionStateStoreOptions {
-  /** Session property holding pending requests. Default `fractal:pending`. */
+  /** Prefix of the session properties holding pending requests (one per strategy name). Default `fractal:pending`. */
   key?: string;
   /** How long a pending request stays valid. Default 10 minutes, the lifetime of a Fractal ID code. */
   ttlMs?: number;
-  /** Pending requests kept per session; the oldest is evicted beyond it. Default 10. */
+  /** Pending requests kept per session and strategy; the oldest is evicted beyond it. Default 10. */
   maxPending?: number;
+  /** Claims each state once across concurrent requests. Default: in-process ({@link MemoryConsumptionGuard}). */
+  guard?: ConsumptionGuard;
+}
+
+/** The callback presented a state this session already completed (the back button). */
+export class UsedStateError extends StateError {
+  constructor(readonly returnTo: string | undefined) {
+    super('This sign-in was already completed');
+  }
 }
 
 const MAX_STATE_LENGTH = 512;
 
 /**
  * Keeps pending authorization requests in `req.session`, keyed by their `state` value, so a user
- * with several tabs can finish each sign-in. Each entry is single-use: it is removed from the
- * session before it is checked, so a replayed callback fails even if the first one is still in
- * flight (as openid-client does).
+ * with several tabs can finish each sign-in. Each entry is single-use: a {@link ConsumptionGuard}
+ * claims it before the session is touched, so of concurrent deliveries of one callback exactly one
+ * reaches the token endpoint and the others leave the session as they found it.
+ *
+ * A visitor who is not signed in gets a session cookie that lives as long as the state (issue 14:
+ * pre-login state must not cost a day of server storage); login regenerates the session with the
+ * app's own cookie settings.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-10.12 (CSRF and `state`)
  * @see https://www.rfc-editor.org/rfc/rfc9700#section-2.1
@@ -63,16 +97,18 @@ export class SessionStateStore implements FractalStateStore {
   readonly key: string;
   readonly #ttlMs: number;
   readonly #maxPending: number;
+  readonly #guard: ConsumptionGuard;
 
   constructor(options: SessionStateStoreOptions = {}) {
     this.key = options.key ?? 'fractal:pending';
     this.#ttlMs = options.ttlMs ?? 10 * 60 * 1000;
     this.#maxPending = options.maxPending ?? 10;
+    this.#guard = options.guard ?? new MemoryConsumptionGuard();
     if (!(this.#ttlMs > 0)) throw new ConfigurationError('stateTTL must be a positive number of milliseconds');
     if (!Number.isInteger(this.#maxPending) || this.#maxPending < 1) throw new ConfigurationError('maxPendingStates must be a positive integer');
   }
 
-  store(req: Request, verifier: string | undefined, state: PendingAuthorization, _meta: object, callback: StoreCallback): void {
+  store(req: Request, verifier: string | undefined, state: PendingAuthorization, meta: StateMeta, callback: StoreCallback): void {
     const session = sessionOf(req);
     if (!session) {
       callback(missingSession());
@@ -80,17 +116,21 @@ export class SessionStateStore implements FractalStateStore {
     }
     const handle = randomBytes(32).toString('base64url');
     const now = Date.now();
-    const entries = this.#live(session, now);
-    const entry: StoredEntry = { h: digest(handle), e: now + this.#ttlMs, d: state };
+    const property = this.#property(meta);
+    const entries = live<StoredEntry>(session[property], now);
+    const data: PendingAuthorization = { ...state };
+    if (data.redirectUri !== undefined && data.redirectUri === meta.callbackURL) delete data.redirectUri;
+    const entry: StoredEntry = { h: digest(handle), e: now + this.#ttlMs, t: meta.tokenURL, d: data };
     if (verifier !== undefined) entry.v = verifier;
     entries.push(entry);
     // Bounded so a script hammering /auth/fractal cannot grow the session without limit.
     while (entries.length > this.#maxPending) entries.shift();
-    session[this.key] = entries;
+    session[property] = entries;
+    limitAnonymousCookie(req, session, this.#ttlMs);
     callback(null, handle);
   }
 
-  verify(req: Request, providedState: string, _meta: object, callback: VerifyCallback): void {
+  verify(req: Request, providedState: string, meta: StateMeta, callback: VerifyCallback): void {
     const session = sessionOf(req);
     if (!session) {
       callback(missingSession());
@@ -100,48 +140,64 @@ export class SessionStateStore implements FractalStateStore {
       callback(null, false, new StateError('The callback has no valid state parameter'));
       return;
     }
-    const wanted = Buffer.from(digest(providedState), 'base64url');
+    const property = this.#property(meta);
+    const hash = digest(providedState);
     const now = Date.now();
-    const stored = Array.isArray(session[this.key]) ? (session[this.key] as StoredEntry[]) : [];
-    let match: StoredEntry | undefined;
-    const rest: StoredEntry[] = [];
-    for (const entry of stored) {
-      // Compare every entry in constant time; do not stop early on a match.
-      const same = isEntry(entry) && timingSafeEqual(Buffer.from(entry.h, 'base64url'), wanted);
-      if (same && !match) match = entry;
-      else if (isEntry(entry) && entry.e > now) rest.push(entry);
-    }
-    // Consume before checking anything else: a replay of this state must fail.
-    if (rest.length > 0) session[this.key] = rest;
-    else delete session[this.key];
-
+    // Compare every entry in constant time; do not stop early on a match.
+    const match = findEntry<StoredEntry>(session[property], hash, (entry) => entry.t === meta.tokenURL && typeof entry.d === 'object' && entry.d !== null);
     if (!match) {
-      callback(null, false, new StateError('Unknown or already used sign-in state; start the sign-in again'));
+      const used = findEntry<UsedEntry>(session[`${property}:used`], hash, (entry) => entry.e > now);
+      callback(null, false, used ? new UsedStateError(used.r) : new StateError('Unknown or already used sign-in state; start the sign-in again'));
       return;
     }
     if (match.e <= now) {
+      this.#remove(session, property, match, now);
       callback(null, false, new StateError('The sign-in took too long and its state expired; start the sign-in again'));
       return;
     }
-    callback(null, match.v ?? true, match.d);
+    // Claim first: a request that loses leaves the session untouched, so it cannot save (and send
+    // back the cookie of) the pre-login session that the winner's login is replacing.
+    this.#guard.claim(`${meta.strategy}:${hash}`, match.e - now).then(
+      (won) => {
+        if (!won) {
+          callback(null, false, new StateError('This sign-in is already being completed by another request'));
+          return;
+        }
+        this.#remove(session, property, match, Date.now());
+        const used = live<UsedEntry>(session[`${property}:used`], Date.now());
+        const record: UsedEntry = { h: match.h, e: match.e };
+        if (match.d.returnTo !== undefined) record.r = match.d.returnTo;
+        used.push(record);
+        while (used.length > this.#maxPending) used.shift();
+        session[`${property}:used`] = used;
+        const data: PendingAuthorization = { ...match.d };
+        if (data.redirectUri === undefined && meta.callbackURL !== undefined) data.redirectUri = meta.callbackURL;
+        callback(null, match.v ?? true, data);
+      },
+      (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+    );
   }
 
   /**
    * passport 0.6+ regenerates the session at login, dropping everything in it unless the app
-   * passes `keepSessionInfo: true`. Other tabs' pending sign-ins must survive that, so this wraps
-   * the session's `regenerate` for the current request to carry our entries (and nothing else)
-   * into the new session. The session id still changes, which is what prevents fixation.
+   * passes `keepSessionInfo: true`. Other tabs' pending sign-ins (of every strategy) and the
+   * record of completed ones must survive that, so this wraps the session's `regenerate` for the
+   * current request to carry our properties (and nothing else) into the new session, which also
+   * gets the app's own cookie lifetime back. The session id still changes (against fixation).
    */
   carryAcrossRegeneration(req: Request): void {
     const session = sessionOf(req);
     if (!session || typeof session.regenerate !== 'function') return;
-    const key = this.key;
+    const prefix = `${this.key}:`;
     const original = session.regenerate;
     const wrapped = function (this: unknown, done: (err?: unknown) => void) {
-      const carried = session[key];
+      const carried = Object.entries(session).filter(([name]) => name.startsWith(prefix));
       return original.call(this, (err?: unknown) => {
         const fresh = sessionOf(req);
-        if (!err && fresh && carried !== undefined && fresh[key] === undefined) fresh[key] = carried;
+        if (!err && fresh) {
+          for (const [name, value] of carried) if (fresh[name] === undefined) fresh[name] = value;
+          restoreCookieAfterRegeneration(session, fresh);
+        }
         done(err);
       });
     };
@@ -149,23 +205,21 @@ export class SessionStateStore implements FractalStateStore {
     Object.defineProperty(session, 'regenerate', { value: wrapped, configurable: true, writable: true, enumerable: false });
   }
 
-  /** Number of pending sign-ins in this session (expired ones excluded). */
-  pendingCount(req: Request): number {
+  /** Number of pending sign-ins of strategy `strategy` in this session (expired ones excluded). */
+  pendingCount(req: Request, strategy = 'fractal'): number {
     const session = sessionOf(req);
-    return session ? this.#live(session, Date.now()).length : 0;
+    return session ? live<StoredEntry>(session[this.#property({ strategy, tokenURL: '' })], Date.now()).length : 0;
   }
 
-  #live(session: SessionLike, now: number): StoredEntry[] {
-    const value = session[this.key];
-    return Array.isArray(value) ? (value as StoredEntry[]).filter((entry) => isEntry(entry) && entry.e > now) : [];
+  #property(meta: StateMeta): string {
+    return `${this.key}:${meta.strategy}`;
   }
-}
 
-type SessionLike = Record<string, unknown> & { regenerate?: (done: (err?: unknown) => void) => unknown };
-
-function sessionOf(req: Request): SessionLike | undefined {
-  const session = (req as { session?: unknown }).session;
-  return typeof session === 'object' && session !== null ? (session as SessionLike) : undefined;
+  #remove(session: SessionLike, property: string, match: StoredEntry, now: number): void {
+    const rest = live<StoredEntry>(session[property], now).filter((entry) => entry !== match && entry.h !== match.h);
+    if (rest.length > 0) session[property] = rest;
+    else delete session[property];
+  }
 }
 
 function missingSession(): ConfigurationError {
@@ -178,13 +232,27 @@ function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }
 
-function isEntry(value: unknown): value is StoredEntry {
+/** The well-formed, unexpired entries of a session property. */
+function live<T extends { h: string; e: number }>(value: unknown, now: number): T[] {
+  return Array.isArray(value) ? (value as T[]).filter((entry) => isEntry(entry) && entry.e > now) : [];
+}
+
+function findEntry<T extends { h: string; e: number }>(value: unknown, hash: string, accept: (entry: T) => boolean): T | undefined {
+  const wanted = Buffer.from(hash, 'base64url');
+  let match: T | undefined;
+  for (const entry of Array.isArray(value) ? (value as T[]) : []) {
+    const same = isEntry(entry) && timingSafeEqual(Buffer.from(entry.h, 'base64url'), wanted);
+    if (same && !match && accept(entry)) match = entry;
+  }
+  return match;
+}
+
+function isEntry(value: unknown): value is { h: string; e: number } {
   return (
     typeof value === 'object' &&
     value !== null &&
     typeof (value as StoredEntry).h === 'string' &&
     (value as StoredEntry).h.length === 43 &&
-    typeof (value as StoredEntry).e === 'number' &&
-    typeof (value as StoredEntry).d === 'object'
+    typeof (value as StoredEntry).e === 'number'
   );
 }

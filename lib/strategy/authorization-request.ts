@@ -1,0 +1,41 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * A PKCE pair: 32 bytes from `crypto.randomBytes` as base64url (43 characters, the RFC's own
+ * recommendation) and its S256 challenge. Generated here rather than by passport-oauth2, which uses
+ * the deprecated `crypto.pseudoRandomBytes` (DEP0115).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.1
+ * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.2
+ */
+export function createPkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+export interface AuthorizationRequest {
+  authorizationURL: string;
+  clientID: string;
+  redirectUri: string;
+  scopes: readonly string[];
+  state: string;
+  /** S256 challenge; absent when PKCE is off. */
+  codeChallenge?: string;
+  ensureWallet?: string;
+}
+
+/**
+ * The redirect to Fractal ID's authorization page (RFC 6749 section 4.1.1; `ensure_wallet` from the
+ * provider docs, `user-integration/user-authorization.md`), with the same parameters and order
+ * passport-oauth2 used to send. Spaces are encoded as `%20` (RFC 3986), as before.
+ */
+export function authorizationLocation(request: AuthorizationRequest): string {
+  const params: [string, string][] = [];
+  if (request.ensureWallet !== undefined) params.push(['ensure_wallet', request.ensureWallet]);
+  params.push(['response_type', 'code'], ['redirect_uri', request.redirectUri], ['scope', request.scopes.join(' ')]);
+  if (request.codeChallenge !== undefined) params.push(['code_challenge', request.codeChallenge], ['code_challenge_method', 'S256']);
+  params.push(['state', request.state], ['client_id', request.clientID]);
+  const url = new URL(request.authorizationURL);
+  const query = params.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&');
+  return `${url.origin}${url.pathname}${url.search ? `${url.search}&` : '?'}${query}`;
+}
