@@ -47,8 +47,13 @@ it('signs a user in on an Express 4 app, including a second tab that survives th
   expect(second.status).toBe(200);
   expect(second.body.user).toEqual(first.body.user);
 
-  // A replay is refused through passport's failureRedirect.
-  const denied = await agent.get(callbackPathOf(await sandbox.authorize(tabB)));
+  // A used state from a browser that is not signed in is refused through passport's failureRedirect;
+  // the signed-in browser that used it is sent to its page instead (the back button, issue 14).
+  const replay = callbackPathOf(await sandbox.authorize(tabB));
+  const denied = await request.agent(app).get(replay);
   expect(denied.status).toBe(302);
   expect(denied.headers.location).toBe('/failed');
+  const back = await agent.get(replay);
+  expect(back.status).toBe(302);
+  expect(back.headers.location).toBe('/');
 });

@@ -118,16 +118,17 @@ describe('sign-in through the sandbox', () => {
 });
 
 describe('state', () => {
-  it('rejects a replayed callback and leaves the logged-in session intact', async () => {
+  it('never exchanges a replayed callback and leaves the logged-in session intact', async () => {
     const { app } = buildApp(sandbox);
     const agent = newAgent(app);
     const location = await sandbox.authorize(await startSignIn(agent));
     const first = await agent.get(callbackPathOf(location));
     expect(first.body.outcome).toBe('success');
     const before = sandbox.counts().token.authorization_code;
+    // The signed-in browser that used it is sent to its page (the back button, issue 14 item 14).
     const replay = await agent.get(callbackPathOf(location));
-    expect(replay.status).toBe(403);
-    expect(replay.body).toMatchObject({ outcome: 'fail', code: 'invalid_state' });
+    expect(replay.status).toBe(302);
+    expect(replay.headers.location).toBe('/');
     // The replay never reached the token endpoint, and the user is still signed in.
     expect(sandbox.counts().token.authorization_code).toBe(before);
     expect((await agent.get('/me')).body.user).toEqual(first.body.user);
@@ -172,8 +173,9 @@ describe('state', () => {
     const authorizeUrl = await startSignIn(agent);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const res = await finishSignIn(agent, sandbox, authorizeUrl);
+    // The pre-login session expires with its state (issue 14 item 1): the state is gone with it.
     expect(res.status).toBe(403);
-    expect(res.body.message).toMatch(/expired/);
+    expect(res.body.code).toBe('invalid_state');
   });
 
   it.each([
