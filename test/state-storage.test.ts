@@ -92,3 +92,23 @@ describe('pre-login state storage (example app, connect-redis + ioredis)', () =>
     expect((await agent.get('/profile')).status).toBe(200);
   });
 });
+
+describe('pre-login state storage, worst case', () => {
+  it('stays about 1 KiB with the longest wallet and returnTo a visitor can send', async () => {
+    const app = exampleApp();
+    const wallet = `0x${'a'.repeat(254)}`;
+    // The longest returnTo a pending sign-in keeps (MAX_PENDING_RETURN_TO); longer ones are dropped.
+    const returnTo = `/profile?${'q'.repeat(256 - '/profile?'.length)}`;
+    const start = await request(app).get(`/auth/fractal?level=plus&wallet=${wallet}&returnTo=${encodeURIComponent(returnTo)}`);
+    expect(start.status).toBe(302);
+    const { bytes, memory, ttl } = await stored(sessionIdOf(start));
+    console.log(`worst-case anonymous start: ${bytes} bytes of session value, ${memory} bytes MEMORY USAGE, TTL ${ttl} s`);
+    // About 1 KiB of data (a 256-character wallet and returnTo are most of it); Redis' own
+    // overhead and allocator rounding come on top in MEMORY USAGE.
+    expect(bytes).toBeLessThanOrEqual(1088);
+    expect(memory).toBeLessThanOrEqual(1536);
+    const longer = await request(app).get(`/auth/fractal?level=plus&wallet=${wallet}&returnTo=${encodeURIComponent(`${returnTo}q`)}`);
+    expect((await stored(sessionIdOf(longer))).memory).toBeLessThanOrEqual(memory);
+    expect(ttl).toBeLessThanOrEqual(STATE_TTL_S);
+  });
+});

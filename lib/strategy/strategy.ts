@@ -22,6 +22,9 @@ import { SessionStateStore, type PendingAuthorization } from './session-store';
 import type { FractalVerify, FractalVerifyWithRequest } from './verify';
 import { validateWallet } from './wallet';
 
+/** Longest `returnTo` kept with a pending sign-in (characters). */
+export const MAX_PENDING_RETURN_TO = 256;
+
 export type {
   FractalAuthInfo,
   FractalAuthenticateOptions,
@@ -184,7 +187,8 @@ export class FractalStrategy extends OAuth2Strategy {
     const wallet = options.ensureWallet ?? (typeof this._config.ensureWallet === 'function' ? this._config.ensureWallet(req) : this._config.ensureWallet);
     if (wallet !== undefined && wallet !== '') pending.ensureWallet = validateWallet(wallet);
     const returnTo = safeReturnTo(options.returnTo ?? (typeof this._config.returnTo === 'function' ? this._config.returnTo(req) : this._config.returnTo));
-    if (returnTo !== undefined) pending.returnTo = returnTo;
+    // Longer ones are ignored like off-site ones: a visitor's pending sign-in must stay small (issue 14).
+    if (returnTo !== undefined && returnTo.length <= MAX_PENDING_RETURN_TO) pending.returnTo = returnTo;
     if (options.appState !== undefined) pending.appState = options.appState;
     return pending;
   }
