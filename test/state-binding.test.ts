@@ -86,4 +86,37 @@ describe('state bound to the strategy', () => {
     expect((await agent.get(`/auth/fractal-b/callback${locationB.search}`)).body.outcome).toBe('success');
     expect((await agent.get(`/auth/fractal/callback${locationA.search}`)).body.outcome).toBe('success');
   });
+
+  it('refuses a state issued for another token endpoint even under the same strategy name (two passport instances, one session)', async () => {
+    const app = express();
+    app.use(session({ secret: 'binding-test', resave: false, saveUninitialized: false }));
+    for (const [mount, sandbox] of [
+      ['/a', sandboxA],
+      ['/b', sandboxB],
+    ] as const) {
+      const auth = new passport.Passport();
+      const callbackURL = `http://127.0.0.1:3995${mount}/callback`;
+      const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [callbackURL] });
+      auth.use(new FractalStrategy({ clientID, clientSecret, callbackURL, domains: sandbox.domains }, (_a, _r, _p, profile, done) => done(null, { id: profile.id })));
+      auth.serializeUser((user, done) => done(null, user));
+      auth.deserializeUser((user: Express.User, done) => done(null, user));
+      app.get(`${mount}/start`, auth.authenticate('fractal'));
+      app.get(`${mount}/callback`, (req, res, next) => {
+        auth.authenticate('fractal', (err: unknown, user: Express.User | false, info: { code?: string } | undefined, status?: number) => {
+          if (err) res.status(isFractalError(err) ? err.status : 500).json({ code: isFractalError(err) ? err.code : 'unknown' });
+          else if (!user) res.status(status ?? 401).json({ code: info?.code });
+          else res.json({ outcome: 'success' });
+        })(req, res, next);
+      });
+    }
+    const agent = request.agent(app);
+    const start = await agent.get('/a/start');
+    const location = new URL(await sandboxA.authorize(start.headers.location as string));
+    const beforeB = exchanges(sandboxB);
+    const wrong = await agent.get(`/b/callback${location.search}`);
+    expect(wrong.status).toBe(403);
+    expect(wrong.body.code).toBe('invalid_state');
+    expect(exchanges(sandboxB)).toBe(beforeB);
+    expect((await agent.get(`/a/callback${location.search}`)).body.outcome).toBe('success');
+  });
 });

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import express from 'express';
+import session from 'express-session';
 import type { Redis } from 'ioredis';
+import passport from 'passport';
 import request from 'supertest';
 import { createApp } from '../example-app/app';
 import { loadConfig } from '../example-app/config';
 import { KycFeed } from '../example-app/kyc-feed';
+import { FractalStrategy } from '../lib';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { callbackPathOf } from './helpers/app';
 import { connectRedis, deletePrefix } from './helpers/redis';
@@ -110,5 +114,55 @@ describe('pre-login state storage, worst case', () => {
     const longer = await request(app).get(`/auth/fractal?level=plus&wallet=${wallet}&returnTo=${encodeURIComponent(`${returnTo}q`)}`);
     expect((await stored(sessionIdOf(longer))).memory).toBeLessThanOrEqual(memory);
     expect(ttl).toBeLessThanOrEqual(STATE_TTL_S);
+  });
+});
+
+describe("pre-login cookie lifetime with the app's own cookie settings", () => {
+  const DAY = 24 * 3600 * 1000;
+
+  function appWith(cookieMaxAge: number, keepSessionInfo: boolean) {
+    const callbackURL = 'http://127.0.0.1:3997/cb';
+    const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [callbackURL] });
+    const auth = new passport.Passport();
+    auth.use(new FractalStrategy({ clientID, clientSecret, callbackURL, domains: sandbox.domains }, (_a, _r, _p, profile, done) => done(null, { id: profile.id })));
+    auth.serializeUser((user, done) => done(null, user));
+    auth.deserializeUser((user: Express.User, done) => done(null, user));
+    const app = express();
+    app.use(session({ secret: 'lifetime', resave: false, saveUninitialized: false, cookie: { maxAge: cookieMaxAge } }));
+    app.use(auth.session());
+    app.get('/start', auth.authenticate('fractal'));
+    app.get('/cb', auth.authenticate('fractal', { keepSessionInfo }), (_req, res) => {
+      res.json({ ok: true });
+    });
+    return app;
+  }
+
+  /** Seconds from now until the cookie's Expires. */
+  function cookieLife(res: request.Response): number {
+    const cookie = (res.headers['set-cookie'] as unknown as string[]).find((c) => c.startsWith('connect.sid='))!;
+    const expires = /Expires=([^;]+)/.exec(cookie)?.[1];
+    return (new Date(expires!).getTime() - Date.now()) / 1000;
+  }
+
+  it.each([false, true])('gives the session the app maxAge back at login (keepSessionInfo %s)', async (keepSessionInfo) => {
+    const agent = request.agent(appWith(DAY, keepSessionInfo));
+    const start = await agent.get('/start');
+    expect(cookieLife(start)).toBeLessThanOrEqual(STATE_TTL_S);
+    const done = await agent.get(`/cb${new URL(await sandbox.authorize(start.headers.location as string)).search}`);
+    expect(done.status).toBe(200);
+    expect(cookieLife(done)).toBeGreaterThan(DAY / 1000 - 60);
+  });
+
+  it("keeps an app maxAge shorter than the state's, and leaves a signed-in session's cookie alone", async () => {
+    const short = await request(appWith(60_000, false)).get('/start');
+    expect(cookieLife(short)).toBeLessThanOrEqual(60);
+
+    const agent = request.agent(appWith(DAY, false));
+    const start = await agent.get('/start');
+    await agent.get(`/cb${new URL(await sandbox.authorize(start.headers.location as string)).search}`);
+    // A signed-in user starting another sign-in (more scopes) keeps the day-long session.
+    const again = await agent.get('/start');
+    expect(again.status).toBe(302);
+    expect(cookieLife(again)).toBeGreaterThan(DAY / 1000 - 60);
   });
 });
