@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import { createApp } from '../example-app/app';
 import { loadConfig } from '../example-app/config';
 import { KycFeed } from '../example-app/kyc-feed';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { buildApp, callbackPathOf, newAgent, startSignIn } from './helpers/app';
-import { connectRedis, deletePrefix } from './helpers/redis';
+import { connectRedis, deletePrefix, freePort } from './helpers/redis';
 
 /**
  * Issue 14 items 2 and 14: a callback is consumed once, atomically, across concurrent requests and
@@ -136,5 +136,25 @@ describe('a replayed callback URL (the back button)', () => {
     const forged = await agent.get(callbackPathOf(location.href));
     expect(forged.status).toBe(403);
     expect(forged.body.code).toBe('invalid_state');
+  });
+});
+
+describe('the shared claim when Redis is down', () => {
+  it('answers 503 store_unavailable without a code exchange and without the state in the message', async () => {
+    const down = new Redis({ host: '127.0.0.1', port: await freePort(), lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+    down.on('error', () => undefined);
+    try {
+      const { app } = buildApp(sandbox, { strategy: { callbackGuard: { client: down } } });
+      const agent = newAgent(app);
+      const location = new URL(await sandbox.authorize(await startSignIn(agent)));
+      const before = exchanges();
+      const res = await agent.get(callbackPathOf(location.href));
+      expect(res.status).toBe(503);
+      expect(res.body.code).toBe('store_unavailable');
+      expect(res.body.message).not.toContain(location.searchParams.get('state'));
+      expect(exchanges()).toBe(before);
+    } finally {
+      down.disconnect();
+    }
   });
 });
