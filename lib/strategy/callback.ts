@@ -33,7 +33,7 @@ export function handleCallback(ctx: CallbackContext, req: Request, params: Callb
       if (err) return actions.error(err);
       if (!ok || info === undefined || info instanceof StateError) {
         // The back button after sign-in: no second code exchange, the page the sign-in went to.
-        if (info instanceof UsedStateError && isSignedIn(req)) return actions.redirect(info.returnTo ?? replayTarget(ctx.config));
+        if (info instanceof UsedStateError && isSignedIn(req)) return actions.redirect(safeReturnTo(info.returnTo) ?? replayTarget(ctx.config));
         const failure = info instanceof StateError ? info : new StateError('Invalid sign-in state; start the sign-in again');
         return actions.fail(failure, failure.status);
       }
