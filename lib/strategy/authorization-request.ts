@@ -22,6 +22,8 @@ export interface AuthorizationRequest {
   /** S256 challenge; absent when PKCE is off. */
   codeChallenge?: string;
   ensureWallet?: string;
+  /** The journey's `method` and `currency` (journey-params.ts). */
+  journey?: Record<string, string>;
 }
 
 /**
@@ -32,6 +34,7 @@ export interface AuthorizationRequest {
 export function authorizationLocation(request: AuthorizationRequest): string {
   const params: [string, string][] = [];
   if (request.ensureWallet !== undefined) params.push(['ensure_wallet', request.ensureWallet]);
+  for (const [name, value] of Object.entries(request.journey ?? {})) params.push([name, value]);
   params.push(['response_type', 'code'], ['redirect_uri', request.redirectUri], ['scope', request.scopes.join(' ')]);
   if (request.codeChallenge !== undefined) params.push(['code_challenge', request.codeChallenge], ['code_challenge_method', 'S256']);
   params.push(['state', request.state], ['client_id', request.clientID]);

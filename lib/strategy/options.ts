@@ -8,10 +8,13 @@ import { RedisConsumptionGuard } from './consumption-guard';
 import type { FractalStateStore, SessionStateStoreOptions, StateMeta } from './session-store';
 import type { FractalVerify, FractalVerifyWithRequest } from './verify';
 import { validateWallet } from './wallet';
+import { checkJourneyConfig, type JourneyOptions } from './journey-params';
+import { checkPostOrigins, type EmbeddedCallbackOptions } from './form-post';
 
 /** The strategy's options, what `passport.authenticate` takes per request, and their checks. */
 
-export interface FractalStrategyOptionsBase {
+/** `method`/`currency`: see journey-params.ts; `callbackPostOrigins`: see form-post.ts (embedded journey). */
+export interface FractalStrategyOptionsBase extends JourneyOptions, EmbeddedCallbackOptions {
   clientID: string;
   clientSecret: string;
   /**
@@ -73,7 +76,7 @@ export interface FractalStrategyOptionsWithRequest extends FractalStrategyOption
 }
 
 /** Options of `passport.authenticate('fractal', options)` for one request. */
-export interface FractalAuthenticateOptions {
+export interface FractalAuthenticateOptions extends JourneyOptions {
   /** Scopes for this request instead of the strategy's. */
   scope?: string | string[];
   /** `ensure_wallet` for this request. */
@@ -136,6 +139,8 @@ export interface ResolvedConfig {
   clientID: string;
   /** Binds pending state to this strategy: its name and token endpoint (issue 14 item 7). */
   meta: StateMeta;
+  journey: JourneyOptions;
+  postOrigins: string[];
 }
 
 export type AnyVerify = FractalVerify<FractalProfile | undefined> | FractalVerifyWithRequest<FractalProfile | undefined>;
@@ -185,7 +190,9 @@ export function checkOptions(options: FractalStrategyOptionsBase, verify: unknow
       throw new ConfigurationError(`ensureWallet: ${(err as Error).message}`);
     }
   }
-  return { callbackURL, domains, scopes, requiredScopes };
+  const journey = checkJourneyConfig(options);
+  const postOrigins = checkPostOrigins(options.callbackPostOrigins, callbackURL);
+  return { callbackURL, domains, scopes, requiredScopes, journey, postOrigins };
 }
 
 /** RFC 6749 section 3.1.2: absolute, no fragment; HTTPS except on loopback (provider docs). */

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import OAuth2Strategy from 'passport-oauth2';
-import { ConfigurationError } from '../errors';
+import { ConfigurationError, FractalError } from '../errors';
 import type { StateError } from '../errors';
 import { DEFAULT_SCOPES, missingScopes, normalizeScopes, validateUserScopes, TokenClient, type FractalDomains, type FractalProfile } from '../provider';
 import { authorizationLocation, createPkcePair } from './authorization-request';
@@ -21,6 +21,8 @@ import { safeReturnTo } from './return-to';
 import { SessionStateStore, type PendingAuthorization } from './session-store';
 import type { FractalVerify, FractalVerifyWithRequest } from './verify';
 import { validateWallet } from './wallet';
+import { journeyAuthorizationParams } from './journey-params';
+import { isPostCallback, readPostCallback } from './form-post';
 
 /** Longest `returnTo` kept with a pending sign-in (characters). */
 export const MAX_PENDING_RETURN_TO = 256;
@@ -86,6 +88,8 @@ export class FractalStrategy extends OAuth2Strategy {
       authorizationURL,
       clientID: options.clientID,
       meta: { strategy: this.name, tokenURL, callbackURL: checked.callbackURL },
+      journey: checked.journey,
+      postOrigins: checked.postOrigins,
     };
   }
 
@@ -101,24 +105,34 @@ export class FractalStrategy extends OAuth2Strategy {
 
   override authenticate(req: Request, options: FractalAuthenticateOptions = {}): void {
     const actions = this as unknown as Actions;
+    // The embedded journey's POST of {code, state} (form-post.ts): origin and body first, then the same state rules.
+    if (isPostCallback(req, options.callbackURL ?? this._config.callbackURL)) {
+      readPostCallback(req, this._config.postOrigins).then(
+        (params) => this._callbackFrom(req, actions, () => params),
+        (err: unknown) => (err instanceof FractalError && err.status < 500 ? actions.fail(err, err.status) : actions.error(err)),
+      );
+      return;
+    }
     if (isCallbackRequest(req)) {
       this._callbackFrom(req, actions, () => readCallbackQuery(req));
       return;
     }
     let pending: PendingAuthorization;
+    let journey: Record<string, string>;
     try {
       const callbackURL = options.callbackURL !== undefined ? checkCallbackURL(options.callbackURL) : this._config.callbackURL;
       pending = this._pendingFor(req, options, callbackURL);
+      journey = journeyAuthorizationParams(this._config.journey, options);
     } catch (err) {
       actions.error(err);
       return;
     }
-    this._redirectToProvider(req, actions, pending);
+    this._redirectToProvider(req, actions, pending, journey);
   }
 
-  /** Adds `ensure_wallet` to the authorization request (provider docs, step 1). */
-  override authorizationParams(options: { ensureWallet?: unknown }): object {
-    return typeof options.ensureWallet === 'string' ? { ensure_wallet: options.ensureWallet } : {};
+  /** `ensure_wallet` and the journey's parameters of an authorization request (provider docs, step 1). */
+  override authorizationParams(options: { ensureWallet?: unknown; journey?: Record<string, string> }): object {
+    return { ...(typeof options.ensureWallet === 'string' ? { ensure_wallet: options.ensureWallet } : {}), ...options.journey };
   }
 
   override userProfile(accessToken: string, done: (err?: unknown, profile?: FractalProfile) => void): void {
@@ -147,7 +161,7 @@ export class FractalStrategy extends OAuth2Strategy {
     return { config: this._config, domains: this.domains };
   }
 
-  private _redirectToProvider(req: Request, actions: Actions, pending: PendingAuthorization): void {
+  private _redirectToProvider(req: Request, actions: Actions, pending: PendingAuthorization, journey: Record<string, string>): void {
     const pkce = this._config.pkce ? createPkcePair() : undefined;
     const redirectUri = pending.redirectUri ?? this._config.callbackURL;
     try {
@@ -162,6 +176,7 @@ export class FractalStrategy extends OAuth2Strategy {
         };
         if (pkce !== undefined) request.codeChallenge = pkce.challenge;
         if (pending.ensureWallet !== undefined) request.ensureWallet = pending.ensureWallet;
+        if (Object.keys(journey).length > 0) request.journey = journey;
         actions.redirect(authorizationLocation(request));
       });
     } catch (err) {
