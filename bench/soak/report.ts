@@ -9,7 +9,7 @@ export interface SoakReport {
   /** `route status` -> answers; transport failures under their error code. */
   answers: Record<string, number>;
   signIns: number;
-  signInFailures: Record<string, number>;
+  signInFailures: Record<string, { n: number; atSecond: number[] }>;
   users: number;
   /** Successful refresh_token grants at the sandbox. */
   refreshCalls: number;
@@ -18,6 +18,8 @@ export interface SoakReport {
   codeExchanges: number;
   /** Estimated access-token expiries the traffic ran into (at least one refresh each). */
   expiries: number;
+  /** The same at the vault's early-refresh point (half of a 5 s lifetime). */
+  refreshPoints: number;
   endedByProvider: number;
   lost: LostGrant[];
   sweep: { ok: number; transient: number; signedOut: number };
@@ -39,8 +41,10 @@ export function printReport(r: SoakReport): void {
     `Soak: ${r.seconds} s, 4 app processes, ${r.users} users, ${fmt.int(r.requests)} requests to the apps`,
     `Answers by status: ${Object.entries(byStatus).map(([s, n]) => `${s}: ${fmt.int(n)}`).join(', ')}`,
     ...Object.entries(r.answers).map(([key, n]) => `  ${key.padEnd(40)} ${fmt.int(n).padStart(8)}`),
-    `Sign-ins: ${fmt.int(r.signIns)} completed (${fmt.int(r.codeExchanges)} code exchanges); failed: ${JSON.stringify(r.signInFailures)}`,
-    `Refresh calls: ${fmt.int(r.refreshCalls)} successful, ${fmt.int(r.failedTokenCalls)} failed token calls (faults included); access-token expiries met by the traffic: ${fmt.int(r.expiries)} (refreshes per expiry ${fmt.ratio(r.refreshCalls / r.expiries)})`,
+    `Sign-ins: ${fmt.int(r.signIns)} completed (${fmt.int(r.codeExchanges)} code exchanges); failed:`,
+    ...Object.entries(r.signInFailures).map(([reason, f]) => `  ${reason.padEnd(40)} ${fmt.int(f.n).padStart(8)}  (first at ${f.atSecond.join(', ')} s)`),
+    `Refresh calls: ${fmt.int(r.refreshCalls)} successful, ${fmt.int(r.failedTokenCalls)} failed token calls (faults included)`,
+    `  access-token expiries met by the traffic: ${fmt.int(r.expiries)} (${fmt.ratio(r.refreshCalls / r.expiries)} refreshes per expiry); vault refresh points (half the lifetime): ${fmt.int(r.refreshPoints)} (${fmt.ratio(r.refreshCalls / r.refreshPoints)} refreshes per point)`,
     `Faults: ${r.faults.map((f) => `${f.atSecond} s ${f.name}`).join('; ')}`,
     `Final check: ${r.sweep.ok} users served, ${r.sweep.transient} still failing transiently, ${r.sweep.signedOut} signed out`,
     `Signed out by the provider (grant ended, not lost): ${r.endedByProvider}`,

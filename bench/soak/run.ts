@@ -194,6 +194,7 @@ async function main(): Promise<number> {
       failedTokenCalls: counts.failed,
       codeExchanges: counts.code,
       expiries: traffic.expiries,
+      refreshPoints: traffic.refreshPoints,
       endedByProvider: traffic.endedByProvider,
       lost: traffic.lost,
       sweep,

@@ -15,6 +15,8 @@ export interface SoakUser {
   cookie?: string;
   /** Start of the access token lifetime the user's calls are in (estimate, see `expiries`). */
   tokenSince: number;
+  /** The same at the vault's refresh point (half the lifetime). */
+  refreshSince: number;
   busy: boolean;
 }
 
@@ -49,11 +51,18 @@ export class Traffic {
   readonly users: SoakUser[] = [];
   readonly answers = new Map<string, number>();
   readonly lost: LostGrant[] = [];
-  readonly signInFailures = new Map<string, number>();
+  /** Reason -> count and the second of the run of the first few. */
+  readonly signInFailures = new Map<string, { n: number; atSecond: number[] }>();
   requests = 0;
   signIns = 0;
   /** Access tokens that expired while their user kept calling (see `protectedCall`). */
   expiries = 0;
+  /**
+   * The same at the vault's refresh point: it refreshes once the token has less than its skew
+   * left, the skew capped at half the lifetime (lib/tokens/refresher.ts), so a 5 s token is
+   * refreshed after 2.5 s. One refresh per point is the ideal; more means duplicate refreshes.
+   */
+  refreshPoints = 0;
   /** 401s for users whose grant the provider had revoked or let expire (not lost: the provider ended it). */
   endedByProvider = 0;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 64 });
@@ -101,9 +110,10 @@ export class Traffic {
       const signedIn = done && cookieFrom(done, SESSION_COOKIE);
       if (done?.status !== 302 || !signedIn) return this.#signInFailed(`callback ${done?.status ?? 'error'} ${errorOf(done)}`);
       this.signIns++;
-      const user = existing ?? { email, uid, tokenSince: 0, busy: false };
+      const user = existing ?? { email, uid, tokenSince: 0, refreshSince: 0, busy: false };
       user.cookie = signedIn;
       user.tokenSince = Date.now();
+      user.refreshSince = user.tokenSince;
       if (!existing) this.users.push(user);
     } finally {
       if (existing) existing.busy = false;
@@ -137,6 +147,10 @@ export class Traffic {
     if (now - user.tokenSince >= this.#o.accessTokenSeconds * 1000) {
       this.expiries++;
       user.tokenSince = now;
+    }
+    if (now - user.refreshSince >= (this.#o.accessTokenSeconds * 1000) / 2) {
+      this.refreshPoints++;
+      user.refreshSince = now;
     }
     return 'ok';
   }
@@ -190,7 +204,10 @@ export class Traffic {
   }
 
   #signInFailed(reason: string): void {
-    this.signInFailures.set(reason, (this.signInFailures.get(reason) ?? 0) + 1);
+    const entry = this.signInFailures.get(reason) ?? { n: 0, atSecond: [] };
+    entry.n++;
+    if (entry.atSecond.length < 5) entry.atSecond.push(Math.round((Date.now() - this.#o.startedAt) / 1000));
+    this.signInFailures.set(reason, entry);
   }
 }
 
