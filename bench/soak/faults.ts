@@ -12,6 +12,8 @@ export interface FaultTargets {
   sandboxAuth: string;
   /** The vault's per-request timeout at the provider (lib/tokens/vault.ts default). */
   providerTimeoutMs: number;
+  /** Whether Redis keeps an AOF (`--no-persist` turns it off). */
+  persist: boolean;
   restartRedis: () => Promise<void>;
   killAndRestartApp: () => Promise<void>;
 }
@@ -32,7 +34,7 @@ export function faultPlan(t: FaultTargets): PlannedFault[] {
       run: () => inject(t.sandboxAuth, { kind: 'delay', ms: t.providerTimeoutMs + 1000, times: 3 }),
     },
     { at: 0.3, name: 'token response lost x3 (handled, connection cut)', run: () => inject(t.sandboxAuth, { kind: 'lost-answer', times: 3 }) },
-    { at: 0.45, name: 'Redis restart (SIGKILL, 2 s down, AOF restores)', run: t.restartRedis },
+    { at: 0.45, name: `Redis restart (SIGKILL, 2 s down${t.persist ? ', AOF restores' : ', NO persistence'})`, run: t.restartRedis },
     { at: 0.6, name: 'app process SIGKILL, then restarted', run: t.killAndRestartApp },
     {
       at: 0.75,

@@ -27,6 +27,11 @@ interface Settings {
   maxUsers: number;
   /** Pause between two steps of a virtual user: the machine is shared, the soak is not a benchmark. */
   thinkMs: number;
+  /**
+   * `--no-persist`: Redis without AOF, so its restart loses every session and token: the check
+   * that the soak does see lost grants (it must then exit 1).
+   */
+  persist: boolean;
 }
 
 function settings(): Settings {
@@ -41,6 +46,7 @@ function settings(): Settings {
     workers: num(arg('workers') ?? process.env.SOAK_WORKERS, 8, 1, 64),
     maxUsers: num(arg('users') ?? process.env.SOAK_USERS, 60, 1, 10_000),
     thinkMs: num(arg('think-ms') ?? process.env.SOAK_THINK_MS, 20, 0, 5000),
+    persist: !process.argv.includes('--no-persist'),
   };
 }
 
@@ -70,7 +76,7 @@ async function main(): Promise<number> {
   }, (s.seconds + 180) * 1000);
   try {
     // Persistence as the README's go-live checklist asks (AOF, fsync always): a restart loses nothing.
-    redis = await startRedisServer({ persist: true });
+    redis = await startRedisServer({ persist: s.persist });
     activeRedis = redis;
     sandbox = await SandboxProcess.start();
     await sandbox.setLifetimes({ accessToken: ACCESS_TOKEN_SECONDS });
@@ -110,6 +116,7 @@ async function main(): Promise<number> {
     const plan = faultPlan({
       sandboxAuth: sandbox.domains.auth,
       providerTimeoutMs: PROVIDER_TIMEOUT_MS,
+      persist: s.persist,
       restartRedis: async () => {
         await redisServer.kill();
         await sleep(2000);
@@ -184,7 +191,7 @@ async function main(): Promise<number> {
     traffic.close();
     const report: SoakReport = {
       seconds: s.seconds,
-      settings: { ...s },
+      settings: { seconds: s.seconds, workers: s.workers, maxUsers: s.maxUsers, thinkMs: s.thinkMs, persist: s.persist ? 1 : 0 },
       requests: traffic.requests,
       answers: Object.fromEntries([...traffic.answers].sort()),
       signIns: traffic.signIns,
