@@ -59,6 +59,33 @@ describe('sandbox fault injection and counters', () => {
     expect(sandbox.counts().token.failed).toBe(1);
   });
 
+  it('handles the request but cuts the connection instead of answering (lost answer)', async () => {
+    const token = await signIn(sandbox, client);
+    const uid = (await resourceGet(sandbox, '/v2/users/me', token.access_token)).body.uid as string;
+    const live = () => sandbox.grants().find((g) => g.uid === uid && g.clientID === client.clientID)?.liveRefreshTokens ?? 0;
+    const before = live();
+    sandbox.resetCounts();
+    sandbox.injectFault('token', { kind: 'lost-answer' });
+    await expect(tokenRequest(sandbox, { grant_type: 'refresh_token', refresh_token: token.refresh_token }, { basic: client })).rejects.toThrow();
+    // The provider did commit: the refresh is counted and a new pair was issued (one more live
+    // refresh token: the used one stays valid until the new access token is first used).
+    expect(sandbox.counts().token).toMatchObject({ refresh_token: 1, failed: 0 });
+    expect(live()).toBe(before + 1);
+    const again = await tokenRequest(sandbox, { grant_type: 'refresh_token', refresh_token: token.refresh_token }, { basic: client });
+    expect(again.status).toBe(200);
+  });
+
+  it('lists live grants per user and client, and a revoked grant has none', async () => {
+    const token = await signIn(sandbox, client);
+    const uid = (await resourceGet(sandbox, '/v2/users/me', token.access_token)).body.uid as string;
+    const mine = () => sandbox.grants().find((g) => g.uid === uid && g.clientID === client.clientID);
+    expect(mine()?.liveRefreshTokens).toBeGreaterThan(0);
+    const overHttp = (await (await fetch(`${sandbox.domains.auth}/_sandbox/grants`)).json()) as unknown[];
+    expect(overHttp).toContainEqual(mine());
+    sandbox.revokeGrant(uid, client.clientID);
+    expect(mine()?.liveRefreshTokens).toBe(0);
+  });
+
   it('answers 200 with a body that is not JSON', async () => {
     sandbox.injectFault('token', { kind: 'invalid-json' });
     const res = await fetch(`${sandbox.domains.auth}/oauth/token`, {

@@ -11,7 +11,7 @@ export interface HttpAnswer {
 }
 
 export interface HttpOptions {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   headers?: Record<string, string>;
   body?: string;
   agent?: Agent;

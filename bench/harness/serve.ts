@@ -55,6 +55,8 @@ export function childProcess(handlers: Handlers = {}, cleanup: () => Promise<voi
 export interface ServeOptions {
   handlers?: Handlers;
   cleanup?: () => Promise<void> | void;
+  /** Port on 127.0.0.1; default 0 (ephemeral). A restarted server takes its old port again (soak). */
+  port?: number;
   /** Runs once the port is known (register a redirect URI, build a strategy); its value goes to the runner. */
   prepare?: (port: number) => Promise<unknown> | unknown;
 }
@@ -78,7 +80,7 @@ export async function serveHttp(listener: RequestListener, options: ServeOptions
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const info = await options.prepare?.(port);

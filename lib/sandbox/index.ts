@@ -13,6 +13,7 @@ export type {
   SandboxDecision,
   SandboxFault,
   SandboxFaultEndpoint,
+  SandboxGrant,
   SandboxCounts,
   SandboxUsers,
   SandboxUser,

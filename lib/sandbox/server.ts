@@ -62,6 +62,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     users: ctx.users,
     counts: () => copyCounts(ctx.counts),
     resetCounts: () => resetCounts(ctx.counts),
+    grants: () => ctx.tokens.liveGrants(ctx.clock.now()),
     revokeGrant: (uid, clientID) => {
       if (typeof uid !== 'string' || uid === '') throw new SandboxError('invalid_request', 'revokeGrant needs a uid');
       ctx.tokens.revokeUser(uid, clientID);

@@ -107,7 +107,21 @@ export type SandboxFault =
   | { kind: 'status'; status: number; body?: string; contentType?: string; headers?: Record<string, string>; times?: number }
   | { kind: 'delay'; ms: number; times?: number }
   | { kind: 'reset'; times?: number }
-  | { kind: 'invalid-json'; times?: number };
+  | { kind: 'invalid-json'; times?: number }
+  /**
+   * The request is handled (a refresh rotates the tokens, a code is used up) but the answer never
+   * arrives: the connection is cut instead. A lost response, as when a proxy or the network fails
+   * after the provider committed.
+   */
+  | { kind: 'lost-answer'; times?: number };
+
+/** A user's grant to a client as the provider sees it (no token values, only counts). */
+export interface SandboxGrant {
+  uid: string;
+  clientID: string;
+  /** Refresh tokens of this user and client that are neither revoked nor expired: > 0 means the grant is alive. */
+  liveRefreshTokens: number;
+}
 
 export interface SandboxCounts {
   /** GET /authorize requests plus programmatic `authorize()` calls (one per authorization attempt). */
@@ -232,6 +246,8 @@ export interface Sandbox {
   readonly users: SandboxUsers;
   counts(): SandboxCounts;
   resetCounts(): void;
+  /** Grants the provider still honours (a live refresh token), per user and client; for soak tests. */
+  grants(): SandboxGrant[];
   /** Revokes every code and token of a user, for one client or all (the user revoked the app). */
   revokeGrant(uid: string, clientID?: string): void;
   /** Applies the fault to the next `times` (default 1) requests of the endpoint, in injection order. */

@@ -63,6 +63,15 @@ export class FaultInjector {
         this.#timers.add(timer);
         return undefined;
       }
+      if (fault.kind === 'lost-answer') {
+        // Handled normally (counted as a success: the provider did commit), then the connection
+        // is cut instead of answering.
+        res.end = ((..._args: unknown[]) => {
+          req.socket.destroy();
+          return res;
+        }) as Response['end'];
+        return next();
+      }
       onFailure();
       if (fault.kind === 'reset') {
         // No answer at all: the client sees a connection reset (ECONNRESET / "socket hang up").
@@ -137,7 +146,9 @@ export function checkFault(value: unknown): SandboxFault {
       return withTimes({ kind: 'reset' });
     case 'invalid-json':
       return withTimes({ kind: 'invalid-json' });
+    case 'lost-answer':
+      return withTimes({ kind: 'lost-answer' });
     default:
-      throw new SandboxError('invalid_fault', 'kind must be one of status, delay, reset, invalid-json');
+      throw new SandboxError('invalid_fault', 'kind must be one of status, delay, reset, invalid-json, lost-answer');
   }
 }

@@ -133,6 +133,19 @@ export class GrantLedger {
     for (const record of this.#byAccess.values()) if (matches(record)) record.revoked = true;
   }
 
+  /** Live refresh tokens per user and client (user grants only, not app tokens). */
+  liveGrants(now: number): { uid: string; clientID: string; liveRefreshTokens: number }[] {
+    const byKey = new Map<string, { uid: string; clientID: string; liveRefreshTokens: number }>();
+    for (const record of this.#byRefresh.values()) {
+      if (record.uid === undefined) continue;
+      const key = `${record.clientID} ${record.uid}`;
+      const entry = byKey.get(key) ?? { uid: record.uid, clientID: record.clientID, liveRefreshTokens: 0 };
+      byKey.set(key, entry);
+      if (!record.revoked && (record.refreshExpiresAt === undefined || now < record.refreshExpiresAt)) entry.liveRefreshTokens += 1;
+    }
+    return [...byKey.values()];
+  }
+
   #maybePrune(now: number): void {
     this.#issued += 1;
     if (this.#issued % PRUNE_EVERY !== 0) return;

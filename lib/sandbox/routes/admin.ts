@@ -43,6 +43,9 @@ export function adminRouter(sandbox: Sandbox): Router {
     sandbox.revokeGrant(uid, clientID);
     res.status(204).end();
   });
+  router.get('/grants', (_req, res) => {
+    res.json(sandbox.grants());
+  });
   router.post('/lifetimes', (req, res) => {
     sandbox.setTokenLifetimes(body(req));
     res.status(204).end();
