@@ -3,6 +3,7 @@ import type { Request } from 'express';
 /** The parts of an express-session `Session` the state store uses. */
 export type SessionLike = Record<string, unknown> & {
   regenerate?: (done: (err?: unknown) => void) => unknown;
+  save?: (done: (err?: unknown) => void) => unknown;
   cookie?: { maxAge?: number | null; originalMaxAge?: number | null };
 };
 

@@ -1,7 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
-import { ConfigurationError } from '../errors';
-import { StateError } from '../errors';
+import { ConfigurationError, StateError, StoreUnavailableError } from '../errors';
 import { MemoryConsumptionGuard, type ConsumptionGuard } from './consumption-guard';
 import { limitAnonymousCookie, restoreCookieAfterRegeneration, sessionOf, type SessionLike } from './session-lifetime';
 
@@ -127,7 +126,17 @@ export class SessionStateStore implements FractalStateStore {
     while (entries.length > this.#maxPending) entries.shift();
     session[property] = entries;
     limitAnonymousCookie(req, session, this.#ttlMs);
-    callback(null, handle);
+    // Saved before the redirect, not at the end of the response: express-session's own save on
+    // `res.end` still sends the 302 when the store fails, and the browser then comes back with a
+    // state nobody kept (`invalid_state` after a Redis blip; found by `npm run soak`).
+    if (typeof session.save !== 'function') {
+      callback(null, handle);
+      return;
+    }
+    session.save((err) => {
+      if (err) callback(new StoreUnavailableError('Could not save the pending sign-in: the session store failed', err));
+      else callback(null, handle);
+    });
   }
 
   verify(req: Request, providedState: string, meta: StateMeta, callback: VerifyCallback): void {
