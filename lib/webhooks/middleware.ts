@@ -2,10 +2,11 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
 import type { FractalWebhookEvent } from './events';
-import { newestWins } from './ordering';
-import { bodyWasConsumed, capturedRawBody, checkContentType, readRawBody, RequestAbortedError, tooLarge } from './raw-body';
+import { orderingOf } from './ordering';
+import { RequestAbortedError, tooLarge } from './raw-body';
 import { SecretSet, type WebhookSecrets } from './signature';
 import { MemoryWebhookStore, type WebhookStore } from './store';
+import { claimDelivery, completeDelivery, handleDelivery, readDelivery, releaseDelivery, send, type VerifiedDelivery } from './steps';
 import { verifyWithSecretSet } from './verify';
 
 export interface FractalWebhooksOptions {
@@ -85,79 +86,32 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
     }
   };
 
+  const verify = (raw: Buffer, req: Request): VerifiedDelivery<FractalWebhookEvent> => {
+    const { payload, known, deliveryId } = verifyWithSecretSet(raw, req.headers['x-fractal-signature'], secrets);
+    const ordering = orderingOf(payload);
+    return {
+      deliveryId,
+      ...(ordering ? { ordering } : {}),
+      event: (stale, receivedAt) => ({ type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt }) as FractalWebhookEvent,
+    };
+  };
+
+  /** read -> verify -> claim -> handle -> complete; every refusal is a thrown WebhookError. */
   const receive = async (req: Request, res: Response): Promise<void> => {
     const receivedAt = new Date();
+    const reportHere = (err: WebhookError): void => report(err, req);
     try {
-      if (req.method !== 'POST') {
-        res.setHeader('Allow', 'POST');
-        throw new WebhookError(WebhookErrorCode.METHOD_NOT_ALLOWED, `Webhooks are POSTed; got ${req.method}`, {
-          description: 'Use POST',
-        });
+      const raw = await readDelivery(req, limit);
+      const delivery = verify(raw, req);
+      const claim = await claimDelivery(store, delivery, reportHere);
+      if (claim.state === 'duplicate') {
+        send(res, 200, { received: true, duplicate: true });
+        return;
       }
-      checkContentType(req);
-      let raw = capturedRawBody(req);
-      if (raw === undefined) {
-        if (bodyWasConsumed(req)) throw rawBodyUnavailable();
-        raw = await readRawBody(req, limit);
-      } else if (raw.length > limit) {
-        throw tooLarge(limit);
-      }
-
-      const { payload, known, deliveryId } = verifyWithSecretSet(raw, req.headers['x-fractal-signature'], secrets);
-
-      let token: string | undefined;
-      if (store) {
-        const claim = await storeCall(() => store.claim(deliveryId));
-        if (claim.state === 'done') {
-          send(res, 200, { received: true, duplicate: true });
-          return;
-        }
-        if (claim.state === 'processing') {
-          throw new WebhookError(WebhookErrorCode.DELIVERY_IN_PROGRESS, `Delivery ${deliveryId} is being handled by another request`, {
-            description: 'This delivery is being processed; retry later',
-            retryAfter: 1,
-          });
-        }
-        token = claim.token;
-      }
-      const release = async (): Promise<void> => {
-        if (!store || token === undefined) return;
-        try {
-          await store.release(deliveryId, token);
-        } catch (err) {
-          // The claim then expires after processingTtlMs; until then retries get 409.
-          report(storeError(err, 'release the claim'), req);
-        }
-      };
-
-      let stale = false;
-      if (store) {
-        try {
-          stale = (await newestWins(store, payload)).stale;
-        } catch (err) {
-          await release();
-          throw storeError(err, 'record the event timestamp');
-        }
-      }
-
-      const event = { type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt } as FractalWebhookEvent;
-      try {
-        await onEvent(event, req);
-      } catch (err) {
-        await release();
-        throw new WebhookError(WebhookErrorCode.HANDLER_FAILED, `onEvent failed for ${event.known ? event.type : 'an unknown type'} delivery ${deliveryId}`, {
-          description: 'The webhook handler failed; the delivery will be retried',
-          cause: err,
-        });
-      }
-      if (store && token !== undefined) {
-        try {
-          await store.complete(deliveryId, token);
-        } catch (err) {
-          // The event WAS handled: answering non-2xx would make the provider deliver it again.
-          report(storeError(err, 'mark the delivery done'), req);
-        }
-      }
+      const event = delivery.event(claim.stale, receivedAt);
+      const label = `${event.known ? event.type : 'an unknown type'} delivery ${delivery.deliveryId}`;
+      await handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), label);
+      await completeDelivery(store, delivery.deliveryId, claim, reportHere);
       send(res, 200, { received: true });
     } catch (err) {
       if (err instanceof RequestAbortedError) return;
@@ -200,30 +154,6 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
   return middleware;
 }
 
-function rawBodyUnavailable(): WebhookError {
-  const fix =
-    'A body parser read this request before fractalWebhooks and did not keep the raw bytes, so the signature cannot be checked. ' +
-    'Mount the webhook route before app.use(express.json()), or use app.use(express.json({ verify: captureRawBody })).';
-  return new WebhookError(WebhookErrorCode.RAW_BODY_UNAVAILABLE, fix, { description: fix, retryAfter: 60 });
-}
-
-async function storeCall<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (err) {
-    throw storeError(err, 'claim the delivery');
-  }
-}
-
-function storeError(err: unknown, what: string): WebhookError {
-  const retryAfter = (err as { retryAfter?: unknown } | null)?.retryAfter;
-  return new WebhookError(WebhookErrorCode.STORE_UNAVAILABLE, `The webhook store failed to ${what}: ${err instanceof Error ? err.message : String(err)}`, {
-    description: 'The webhook store is unavailable; retry later',
-    retryAfter: typeof retryAfter === 'number' ? retryAfter : 1,
-    cause: err,
-  });
-}
-
 function internalError(err: unknown): WebhookError {
   // Not expected: a bug here or in a custom store. Answered 500 without details; the cause is logged.
   return new WebhookError(WebhookErrorCode.HANDLER_FAILED, `Unexpected error while receiving a webhook: ${err instanceof Error ? err.message : String(err)}`, {
@@ -235,20 +165,10 @@ function internalError(err: unknown): WebhookError {
 function answer(res: Response, err: WebhookError): void {
   if (res.headersSent) return;
   if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
+  if (err.code === WebhookErrorCode.METHOD_NOT_ALLOWED) res.setHeader('Allow', 'POST');
   // After a 413 the rest of an oversized body is discarded; do not keep reading on this connection.
   if (err.code === WebhookErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('Connection', 'close');
   send(res, err.status, err.toJSON());
-}
-
-/** Plain Node response calls, so the middleware behaves the same in Express 4 and 5. */
-function send(res: Response, status: number, body: object): void {
-  if (res.headersSent) return;
-  const json = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(json));
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(json);
 }
 
 function defaultOnError(err: WebhookError): void {
