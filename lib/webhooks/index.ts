@@ -30,7 +30,7 @@ export type { WebhookSecret, WebhookSecrets, WebhookSecretMap } from './signatur
 export { verifyFractalWebhook } from './verify';
 export type { VerifiedWebhook } from './verify';
 export { captureRawBody, RAW_BODY } from './raw-body';
-export { MemoryWebhookStore } from './store';
+export { MemoryWebhookStore, PROVIDER_RETRY_HORIZON_MS, DEFAULT_REPLAY_WINDOW_MS } from './store';
 export type {
   WebhookStore,
   IdempotencyStore,

@@ -1,12 +1,12 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
-import type { FractalWebhookEvent } from './events';
+import { signedTimeOf, type FractalWebhookEvent } from './events';
 import { orderingOf } from './ordering';
 import { RequestAbortedError, tooLarge } from './raw-body';
 import { SecretSet, type WebhookSecrets } from './signature';
-import { MemoryWebhookStore, type WebhookStore } from './store';
-import { claimDelivery, completeDelivery, handleDelivery, readDelivery, releaseDelivery, send, type VerifiedDelivery } from './steps';
+import { DEFAULT_REPLAY_WINDOW_MS, MemoryWebhookStore, type WebhookStore } from './store';
+import { checkReplayWindow, claimDelivery, completeDelivery, handleDelivery, readDelivery, releaseDelivery, send, type VerifiedDelivery } from './steps';
 import { verifyWithSecretSet } from './verify';
 
 export interface FractalWebhooksOptions {
@@ -34,6 +34,26 @@ export interface FractalWebhooksOptions {
   /** Largest accepted body in bytes; larger ones get 413. Default 65 536 (64 KiB). */
   limit?: number;
   /**
+   * Deadline for the whole body, from the moment the middleware starts reading it; a body still
+   * incomplete then gets 408 and the connection is closed, so a client trickling bytes cannot hold
+   * sockets open. Default 10 000 ms: the provider itself gives up on a delivery after 10 s
+   * (provider docs, `user-integration/webhooks/delivery.md`). Does not apply when a body parser
+   * read the body first (see `captureRawBody`); give the server a `requestTimeout` then.
+   */
+  readTimeoutMs?: number;
+  /**
+   * Security: events whose signed time (`data.timestamp`; `data.shared_at` of `credential_shared`)
+   * is older than this are refused with 400 `event_too_old` and never reach `onEvent`, so that a
+   * captured event replayed after the store forgot it is not handled again. Default 11 days, longer
+   * than the provider's retry horizon (about 10.24 days, `user-integration/webhooks/delivery.md`),
+   * so no genuine retry is refused. Must not exceed the store's `doneTtlMs` and `orderingTtlMs`
+   * (checked when the store tells its TTLs). Events without a signed time (`email_changed`, unknown
+   * types) are de-duplicated only. `false` turns the window off.
+   */
+  replayWindowMs?: number | false;
+  /** The clock of the replay window, for tests. Default `Date.now`. */
+  now?: () => number;
+  /**
    * Called with every refused or failed delivery (the answer is already decided), for logging.
    * `err.code` is a {@link WebhookErrorCode}; `err.message` may name the type or secret entry involved
    * (never a secret or a signature); `err.cause` holds a handler's or Redis's error. Default: log
@@ -55,6 +75,8 @@ export type FractalWebhooksMiddleware = RequestHandler & {
 };
 
 const DEFAULT_LIMIT = 64 * 1024;
+/** The provider's own delivery timeout (`user-integration/webhooks/delivery.md`). */
+const DEFAULT_READ_TIMEOUT_MS = 10_000;
 
 /**
  * Express middleware receiving Fractal ID webhooks: `app.post('/webhooks/fractal', fractalWebhooks({...}))`.
@@ -76,7 +98,13 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
   if (!Number.isSafeInteger(limit) || limit < 1) {
     throw new ConfigurationError('fractalWebhooks: `limit` must be a positive whole number of bytes');
   }
+  const readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  if (!Number.isSafeInteger(readTimeoutMs) || readTimeoutMs < 1) {
+    throw new ConfigurationError('fractalWebhooks: `readTimeoutMs` must be a positive whole number of milliseconds');
+  }
   const store = options.store === false ? undefined : options.store ?? new MemoryWebhookStore();
+  const replayWindowMs = resolveReplayWindow(options.replayWindowMs, store);
+  const now = options.now ?? Date.now;
   const onEvent = options.onEvent;
   const report = (err: WebhookError, req: Request): void => {
     try {
@@ -89,8 +117,10 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
   const verify = (raw: Buffer, req: Request): VerifiedDelivery<FractalWebhookEvent> => {
     const { payload, known, deliveryId } = verifyWithSecretSet(raw, req.headers['x-fractal-signature'], secrets);
     const ordering = orderingOf(payload);
+    const signedAtMs = signedTimeOf(payload, known);
     return {
       deliveryId,
+      ...(signedAtMs === undefined ? {} : { signedAtMs }),
       ...(ordering ? { ordering } : {}),
       event: (stale, receivedAt) => ({ type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt }) as FractalWebhookEvent,
     };
@@ -101,8 +131,9 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
     const receivedAt = new Date();
     const reportHere = (err: WebhookError): void => report(err, req);
     try {
-      const raw = await readDelivery(req, limit);
+      const raw = await readDelivery(req, limit, readTimeoutMs);
       const delivery = verify(raw, req);
+      checkReplayWindow(delivery, replayWindowMs, now());
       const claim = await claimDelivery(store, delivery, reportHere);
       if (claim.state === 'duplicate') {
         send(res, 200, { received: true, duplicate: true });
@@ -154,6 +185,25 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
   return middleware;
 }
 
+function resolveReplayWindow(value: number | false | undefined, store: WebhookStore | undefined): number | false {
+  const windowMs = value ?? DEFAULT_REPLAY_WINDOW_MS;
+  if (windowMs === false) return false;
+  if (!Number.isSafeInteger(windowMs) || windowMs < 1) {
+    throw new ConfigurationError('fractalWebhooks: `replayWindowMs` must be a positive whole number of milliseconds, or false');
+  }
+  const ttls = store?.ttls;
+  for (const name of ['doneTtlMs', 'orderingTtlMs'] as const) {
+    if (ttls && ttls[name] < windowMs) {
+      // Inside the window but after the store forgot: a replay would be handled again (done mark)
+      // or not recognised as stale (ordering).
+      throw new ConfigurationError(
+        `fractalWebhooks: the store's \`${name}\` (${ttls[name]} ms) is shorter than \`replayWindowMs\` (${windowMs} ms); raise it or shorten the window`,
+      );
+    }
+  }
+  return windowMs;
+}
+
 function internalError(err: unknown): WebhookError {
   // Not expected: a bug here or in a custom store. Answered 500 without details; the cause is logged.
   return new WebhookError(WebhookErrorCode.HANDLER_FAILED, `Unexpected error while receiving a webhook: ${err instanceof Error ? err.message : String(err)}`, {
@@ -166,8 +216,9 @@ function answer(res: Response, err: WebhookError): void {
   if (res.headersSent) return;
   if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
   if (err.code === WebhookErrorCode.METHOD_NOT_ALLOWED) res.setHeader('Allow', 'POST');
-  // After a 413 the rest of an oversized body is discarded; do not keep reading on this connection.
-  if (err.code === WebhookErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('Connection', 'close');
+  // After a 413 the rest of an oversized body is discarded, after a 408 the client is too slow to
+  // wait for: Connection: close makes Node end and free the socket once the answer is written.
+  if (err.code === WebhookErrorCode.PAYLOAD_TOO_LARGE || err.code === WebhookErrorCode.REQUEST_TIMEOUT) res.setHeader('Connection', 'close');
   send(res, err.status, err.toJSON());
 }
 

@@ -95,6 +95,10 @@ export class RedisWebhookStore implements WebhookStore {
     this.#retryAfter = options.retryAfterSeconds ?? 1;
   }
 
+  get ttls(): Readonly<ResolvedTtls> {
+    return this.#ttls;
+  }
+
   /** Key names, for tests and operations. */
   keys(): { delivery: (deliveryId: string) => string; newest: (orderingKey: string) => string } {
     return {

@@ -15,6 +15,8 @@ import type { DeliveryClaim, WebhookStore } from './store';
 export interface VerifiedDelivery<E> {
   /** The idempotency key. */
   deliveryId: string;
+  /** The signed time of the event (ms), for the replay window; undefined when it carries none. */
+  signedAtMs?: number;
   /** Ordering key and signed time, for events ordered "newest wins"; undefined otherwise. */
   ordering?: { key: string; timestampMs: number };
   /** Builds the event handed to `onEvent`. */
@@ -28,8 +30,8 @@ export type ClaimedDelivery =
   /** Ours to handle. `token` is undefined without a store. */
   | { state: 'claimed'; token: string | undefined; stale: boolean };
 
-/** 1. Read: the exact bytes the provider signed, within `limit`. */
-export async function readDelivery(req: Request, limit: number): Promise<Buffer> {
+/** 1. Read: the exact bytes the provider signed, within `limit` bytes and `timeoutMs`. */
+export async function readDelivery(req: Request, limit: number, timeoutMs: number): Promise<Buffer> {
   if (req.method !== 'POST') {
     throw new WebhookError(WebhookErrorCode.METHOD_NOT_ALLOWED, `Webhooks are POSTed; got ${req.method}`, {
       description: 'Use POST',
@@ -42,7 +44,24 @@ export async function readDelivery(req: Request, limit: number): Promise<Buffer>
     return captured;
   }
   if (bodyWasConsumed(req)) throw rawBodyUnavailable();
-  return readRawBody(req, limit);
+  return readRawBody(req, limit, timeoutMs);
+}
+
+/**
+ * 2b. Verify, continued: refuse an authentic event whose signed time is older than the replay
+ * window. The idempotency store forgets a delivery after `doneTtlMs`; without this, a captured
+ * event replayed later would be handled again. Events without a signed time pass (de-duplication
+ * only). A time in the future is not refused: only the provider can sign one.
+ */
+export function checkReplayWindow(delivery: VerifiedDelivery<unknown>, windowMs: number | false, nowMs: number): void {
+  if (windowMs === false || delivery.signedAtMs === undefined) return;
+  const ageMs = nowMs - delivery.signedAtMs;
+  if (ageMs > windowMs) {
+    const days = (ageMs / 86_400_000).toFixed(1);
+    throw new WebhookError(WebhookErrorCode.EVENT_TOO_OLD, `Delivery ${delivery.deliveryId} is an event ${days} days old, beyond the replay window of ${windowMs} ms`, {
+      description: 'The event is older than the replay window',
+    });
+  }
 }
 
 /**
