@@ -4,7 +4,7 @@ import { claimDelivery, completeDelivery, handleDelivery, releaseDelivery, type 
 // The receiver's steps on their own (lib/webhooks/steps.ts), against a real MemoryWebhookStore.
 
 function delivery(id: string, ordering?: { key: string; timestampMs: number }): VerifiedDelivery<string> {
-  return { deliveryId: id, ...(ordering ? { ordering } : {}), event: (stale) => (stale ? 'stale' : 'fresh') };
+  return { deliveryId: id, label: `test delivery ${id}`, ...(ordering ? { ordering } : {}), event: (stale) => (stale ? 'stale' : 'fresh') };
 }
 
 const reports: WebhookError[] = [];

@@ -20,9 +20,12 @@ export const WebhookErrorCode = {
   RAW_BODY_UNAVAILABLE: 'raw_body_unavailable',
   /** No `X-Fractal-Signature` header (400). */
   MISSING_SIGNATURE: 'missing_signature',
-  /** The header is not `sha1=<40 hex digits>` (400). */
+  /** The header is not `sha1=<40 hex digits>` (400), or with `format: 'kraken'` not 64 hex digits. */
   MALFORMED_SIGNATURE: 'malformed_signature',
-  /** The header names another algorithm, e.g. `sha256=` (400). Fractal ID signs with HMAC-SHA1. */
+  /**
+   * The header names another algorithm, e.g. `sha256=` (400): Fractal ID signs with HMAC-SHA1. With
+   * `format: 'kraken'`, a `sha1=` header (the sender uses the other format).
+   */
   UNSUPPORTED_SIGNATURE_ALGORITHM: 'unsupported_signature_algorithm',
   /** The HMAC matches no secret configured for the notification's type (400). */
   INVALID_SIGNATURE: 'invalid_signature',

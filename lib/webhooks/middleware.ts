@@ -4,27 +4,14 @@ import { WebhookError, WebhookErrorCode } from './errors';
 import { signedTimeOf, type FractalWebhookEvent } from './events';
 import { orderingOf } from './ordering';
 import { RequestAbortedError, tooLarge } from './raw-body';
-import { SecretSet, type WebhookSecrets } from './signature';
+import { krakenSecretSet, verifyKrakenWithSecretSet, type KrakenWebhookEvent } from './kraken';
+import { SecretSet, type WebhookSecret, type WebhookSecrets } from './signature';
 import { DEFAULT_REPLAY_WINDOW_MS, MemoryWebhookStore, type WebhookStore } from './store';
 import { checkReplayWindow, claimDelivery, completeDelivery, handleDelivery, readDelivery, releaseDelivery, send, type VerifiedDelivery } from './steps';
 import { verifyWithSecretSet } from './verify';
 
-export interface FractalWebhooksOptions {
-  /**
-   * The secret token(s) from the Fractal ID dashboard: one string for every type, an array while
-   * rotating (any one verifies), or an object with one entry per notification type (`'*'` for the
-   * rest). Keep them out of source control.
-   *
-   * Security: deliveries whose signature matches none of the secrets of their type never reach
-   * `onEvent`.
-   */
-  secrets: WebhookSecrets;
-  /**
-   * Handles one verified event. The provider gets 2xx only once the returned promise resolved; if
-   * it throws or rejects, the provider gets 500 and delivers the event again later. Must be
-   * idempotent across processes unless `store` is shared (Redis), and should honour `event.stale`.
-   */
-  onEvent: (event: FractalWebhookEvent, req: Request) => void | PromiseLike<unknown>;
+/** Options shared by both webhook formats. */
+export interface WebhooksCommonOptions {
   /**
    * Idempotency and ordering state. Default: a `MemoryWebhookStore` per middleware, correct for one
    * process. With several processes use `RedisWebhookStore`. `false`: no de-duplication and no
@@ -63,6 +50,42 @@ export interface FractalWebhooksOptions {
   onError?: (err: WebhookError, req: Request) => void;
 }
 
+/** Fractal ID webhooks (the default format): `sha1=` signatures, one secret per type, typed events. */
+export interface FractalWebhooksOptions extends WebhooksCommonOptions {
+  /**
+   * Which webhooks this endpoint receives, set by you, never taken from the request: the default
+   * `'fractal-id'` (HMAC-SHA1, `sha1=<hex>`), or `'kraken'` ({@link KrakenWebhooksOptions}).
+   */
+  format?: 'fractal-id';
+  /**
+   * The secret token(s) from the Fractal ID dashboard: one string for every type, an array while
+   * rotating (any one verifies), or an object with one entry per notification type (`'*'` for the
+   * rest). Keep them out of source control.
+   *
+   * Security: deliveries whose signature matches none of the secrets of their type never reach
+   * `onEvent`.
+   */
+  secrets: WebhookSecrets;
+  /**
+   * Handles one verified event. The provider gets 2xx only once the returned promise resolved; if
+   * it throws or rejects, the provider gets 500 and delivers the event again later. Must be
+   * idempotent across processes unless `store` is shared (Redis), and should honour `event.stale`.
+   */
+  onEvent: (event: FractalWebhookEvent, req: Request) => void | PromiseLike<unknown>;
+}
+
+/**
+ * Kraken-format webhooks (`migration-to-kraken.md`): HMAC-SHA256, bare hex, body `{id, status, note}`.
+ * Only de-duplicated: they carry no timestamp, so neither ordering nor the replay window applies.
+ */
+export interface KrakenWebhooksOptions extends WebhooksCommonOptions {
+  format: 'kraken';
+  /** The Webhook Secret Key from Fractal's OPS, or several during a rotation (any one verifies). */
+  secrets: WebhookSecret;
+  /** As for the Fractal ID format: resolve to acknowledge, throw or reject to have it delivered again. */
+  onEvent: (event: KrakenWebhookEvent, req: Request) => unknown;
+}
+
 /** The middleware, plus an error handler for apps whose global `express.json()` runs first. */
 export type FractalWebhooksMiddleware = RequestHandler & {
   /**
@@ -86,11 +109,11 @@ const DEFAULT_READ_TIMEOUT_MS = 10_000;
  *
  * @see the README section "Webhooks" for the answers per situation.
  */
-export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhooksMiddleware {
+export function fractalWebhooks(options: FractalWebhooksOptions | KrakenWebhooksOptions): FractalWebhooksMiddleware {
   if (!options || typeof options !== 'object') {
     throw new ConfigurationError('fractalWebhooks needs options: { secrets, onEvent }');
   }
-  const secrets = new SecretSet(options.secrets, 'fractalWebhooks');
+  const verify = verifierFor(options);
   if (typeof options.onEvent !== 'function') {
     throw new ConfigurationError('fractalWebhooks needs `onEvent`: a function handling each verified event');
   }
@@ -105,7 +128,7 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
   const store = options.store === false ? undefined : options.store ?? new MemoryWebhookStore();
   const replayWindowMs = resolveReplayWindow(options.replayWindowMs, store);
   const now = options.now ?? Date.now;
-  const onEvent = options.onEvent;
+  const onEvent = options.onEvent as (event: FractalWebhookEvent | KrakenWebhookEvent, req: Request) => unknown;
   const report = (err: WebhookError, req: Request): void => {
     try {
       (options.onError ?? defaultOnError)(err, req);
@@ -114,25 +137,13 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
     }
   };
 
-  const verify = (raw: Buffer, req: Request): VerifiedDelivery<FractalWebhookEvent> => {
-    const { payload, known, deliveryId } = verifyWithSecretSet(raw, req.headers['x-fractal-signature'], secrets);
-    const ordering = orderingOf(payload);
-    const signedAtMs = signedTimeOf(payload, known);
-    return {
-      deliveryId,
-      ...(signedAtMs === undefined ? {} : { signedAtMs }),
-      ...(ordering ? { ordering } : {}),
-      event: (stale, receivedAt) => ({ type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt }) as FractalWebhookEvent,
-    };
-  };
-
   /** read -> verify -> claim -> handle -> complete; every refusal is a thrown WebhookError. */
   const receive = async (req: Request, res: Response): Promise<void> => {
     const receivedAt = new Date();
     const reportHere = (err: WebhookError): void => report(err, req);
     try {
       const raw = await readDelivery(req, limit, readTimeoutMs);
-      const delivery = verify(raw, req);
+      const delivery = verify(raw, req.headers['x-fractal-signature']);
       checkReplayWindow(delivery, replayWindowMs, now());
       const claim = await claimDelivery(store, delivery, reportHere);
       if (claim.state === 'duplicate') {
@@ -140,8 +151,7 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
         return;
       }
       const event = delivery.event(claim.stale, receivedAt);
-      const label = `${event.known ? event.type : 'an unknown type'} delivery ${delivery.deliveryId}`;
-      await handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), label);
+      await handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), delivery.label);
       await completeDelivery(store, delivery.deliveryId, claim, reportHere);
       send(res, 200, { received: true });
     } catch (err) {
@@ -183,6 +193,40 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
     answer(res, failure);
   };
   return middleware;
+}
+
+type Verifier = (raw: Buffer, header: string | string[] | undefined) => VerifiedDelivery<FractalWebhookEvent | KrakenWebhookEvent>;
+
+/** The format comes from the configuration only: a request cannot pick the weaker check. */
+function verifierFor(options: FractalWebhooksOptions | KrakenWebhooksOptions): Verifier {
+  const format: unknown = options.format ?? 'fractal-id';
+  if (format === 'kraken') {
+    const secrets = krakenSecretSet((options as KrakenWebhooksOptions).secrets, 'fractalWebhooks');
+    return (raw, header) => {
+      const { data, known, deliveryId } = verifyKrakenWithSecretSet(raw, header, secrets);
+      return {
+        deliveryId,
+        label: `Kraken delivery ${deliveryId}`,
+        event: (stale, receivedAt) => ({ format: 'kraken', data, known, deliveryId, stale, receivedAt }),
+      };
+    };
+  }
+  if (format !== 'fractal-id') {
+    throw new ConfigurationError("fractalWebhooks: `format` must be 'fractal-id' (the default) or 'kraken'");
+  }
+  const secrets = new SecretSet((options as FractalWebhooksOptions).secrets, 'fractalWebhooks');
+  return (raw, header) => {
+    const { payload, known, deliveryId } = verifyWithSecretSet(raw, header, secrets);
+    const ordering = orderingOf(payload);
+    const signedAtMs = signedTimeOf(payload, known);
+    return {
+      deliveryId,
+      label: `${known ? payload.type : 'an unknown type'} delivery ${deliveryId}`,
+      ...(signedAtMs === undefined ? {} : { signedAtMs }),
+      ...(ordering ? { ordering } : {}),
+      event: (stale, receivedAt) => ({ type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt }) as FractalWebhookEvent,
+    };
+  };
 }
 
 function resolveReplayWindow(value: number | false | undefined, store: WebhookStore | undefined): number | false {

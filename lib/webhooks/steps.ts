@@ -15,6 +15,8 @@ import type { DeliveryClaim, WebhookStore } from './store';
 export interface VerifiedDelivery<E> {
   /** The idempotency key. */
   deliveryId: string;
+  /** Names the delivery in log messages (type and id; never a secret). */
+  label: string;
   /** The signed time of the event (ms), for the replay window; undefined when it carries none. */
   signedAtMs?: number;
   /** Ordering key and signed time, for events ordered "newest wins"; undefined otherwise. */
