@@ -7,6 +7,7 @@ import {
   RedisWebhookStore,
   WebhookErrorCode,
   fractalWebhooks,
+  orderingOf,
 } from '../lib/webhooks';
 import { connectRedis, deletePrefix, randomPrefix } from './helpers/redis';
 import { eventBody, expectAccepted, expectWebhookError, postWebhook, SECRET, verificationBody, webhookApp } from './helpers/webhooks';
@@ -115,7 +116,7 @@ describe('replay window (Redis store, real expiry)', () => {
     const { app, events } = webhookApp({ store, replayWindowMs: 1000 });
     const captured = verificationBody('verification_approved', iso(Date.now()), { user_id: `replay-${process.pid}-${Date.now()}` });
     expectAccepted(await postWebhook(app, captured));
-    const key = store.keys().delivery(createHash('sha256').update(captured).digest('hex'));
+    const key = store.keys().delivery(createHash('sha256').update(captured).digest('hex'), orderingOf(JSON.parse(captured))?.key);
     expect(await redis.get(key)).toBe('done');
     await eventually(async () => expect(await redis.exists(key)).toBe(0), 5000);
     expectWebhookError(await postWebhook(app, captured), 400, WebhookErrorCode.EVENT_TOO_OLD);

@@ -39,6 +39,7 @@ export type {
   IdempotencyStore,
   OrderingStore,
   DeliveryClaim,
+  OrderedDeliveryClaim,
   WebhookStoreTtlOptions,
   MemoryWebhookStoreOptions,
 } from './store';

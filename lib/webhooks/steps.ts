@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { WebhookError, WebhookErrorCode } from './errors';
 import { bodyWasConsumed, capturedRawBody, checkContentType, readRawBody, tooLarge } from './raw-body';
-import type { DeliveryClaim, WebhookStore } from './store';
+import type { DeliveryClaim, OrderedDeliveryClaim, WebhookStore } from './store';
 
 /**
  * The steps of one delivery, in the order the middleware runs them: read, verify, claim, handle,
@@ -77,9 +77,10 @@ export async function claimDelivery(
 ): Promise<ClaimedDelivery> {
   if (!store) return { state: 'claimed', token: undefined, stale: false };
   const { deliveryId, ordering } = delivery;
-  let claim: DeliveryClaim;
+  let claim: DeliveryClaim | OrderedDeliveryClaim;
   try {
-    claim = await store.claim(deliveryId);
+    // One round trip for claim and ordering when the store can (RedisWebhookStore), else two.
+    claim = ordering && store.claimOrdered ? await store.claimOrdered(deliveryId, ordering.key, ordering.timestampMs) : await store.claim(deliveryId);
   } catch (err) {
     throw storeError(err, 'claim the delivery');
   }
@@ -92,6 +93,7 @@ export async function claimDelivery(
   }
   const claimed = { state: 'claimed' as const, token: claim.token, stale: false };
   if (!ordering) return claimed;
+  if ('newest' in claim && typeof claim.newest === 'number') return { ...claimed, stale: claim.newest > ordering.timestampMs };
   try {
     const newest = await store.keepNewest(ordering.key, ordering.timestampMs);
     return { ...claimed, stale: newest > ordering.timestampMs };

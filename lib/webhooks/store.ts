@@ -38,8 +38,16 @@ export interface OrderingStore {
   keepNewest(key: string, timestampMs: number): Promise<number>;
 }
 
+/** The answer to {@link WebhookStore.claimOrdered}: a claim, plus the newest time kept when claimed. */
+export type OrderedDeliveryClaim = { state: 'claimed'; token: string; newest: number } | { state: 'processing' } | { state: 'done' };
+
 /** What `fractalWebhooks({ store })` needs: both idempotency and ordering. */
 export interface WebhookStore extends IdempotencyStore, OrderingStore {
+  /**
+   * Optional: `claim` and, if claimed, `keepNewest`, in one atomic step (one Redis round trip
+   * instead of two). The middleware uses it for ordered events when present.
+   */
+  claimOrdered?(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim>;
   /**
    * How long the store remembers, when it knows: the middleware then refuses at start-up a replay
    * window longer than what the store remembers (a replay inside the window but after the done
