@@ -20,9 +20,12 @@ export const WebhookErrorCode = {
   RAW_BODY_UNAVAILABLE: 'raw_body_unavailable',
   /** No `X-Fractal-Signature` header (400). */
   MISSING_SIGNATURE: 'missing_signature',
-  /** The header is not `sha1=<40 hex digits>` (400). */
+  /** The header is not `sha1=<40 hex digits>` (400), or with `format: 'kraken'` not 64 hex digits. */
   MALFORMED_SIGNATURE: 'malformed_signature',
-  /** The header names another algorithm, e.g. `sha256=` (400). Fractal ID signs with HMAC-SHA1. */
+  /**
+   * The header names another algorithm, e.g. `sha256=` (400): Fractal ID signs with HMAC-SHA1. With
+   * `format: 'kraken'`, a `sha1=` header (the sender uses the other format).
+   */
   UNSUPPORTED_SIGNATURE_ALGORITHM: 'unsupported_signature_algorithm',
   /** The HMAC matches no secret configured for the notification's type (400). */
   INVALID_SIGNATURE: 'invalid_signature',
@@ -36,6 +39,18 @@ export const WebhookErrorCode = {
    * provider's retry queue until the app accepts the new shape: nothing is lost.
    */
   INVALID_EVENT: 'invalid_event',
+  /**
+   * Correctly signed, but its signed time (`data.timestamp`, or `data.shared_at` of
+   * `credential_shared`) is older than the replay window (`replayWindowMs`, default 11 days, longer
+   * than the provider's retry horizon): a captured event replayed after the de-duplication store
+   * forgot it (400; the handler is not called). The provider itself has stopped retrying by then.
+   */
+  EVENT_TOO_OLD: 'event_too_old',
+  /**
+   * The body did not arrive within `readTimeoutMs` (default 10 s, the provider's own delivery
+   * timeout): the connection is closed (408).
+   */
+  REQUEST_TIMEOUT: 'request_timeout',
   /** The same delivery is being handled right now by another request or process (409). */
   DELIVERY_IN_PROGRESS: 'delivery_in_progress',
   /** The webhook store (Redis) did not answer (503). The same value as `ErrorCode.STORE_UNAVAILABLE`. */
@@ -58,6 +73,8 @@ const STATUS: Record<WebhookErrorCode, number> = {
   invalid_json: 400,
   invalid_payload: 400,
   invalid_event: 422,
+  event_too_old: 400,
+  request_timeout: 408,
   delivery_in_progress: 409,
   store_unavailable: 503,
   handler_failed: 500,

@@ -5,7 +5,8 @@
  * kept (pass-through, never an error). Types the docs do not list are handed over as
  * {@link UnknownFractalWebhookEvent} (`known: false`), so a new provider type never breaks an app.
  *
- * Source: Fractal ID's integration docs, `user-integration/webhooks/available-types.md`.
+ * Source: Fractal ID's integration docs, `user-integration/webhooks/available-types.md` and
+ * `user-integration/webhooks/delivery.md`.
  */
 
 /** The documented notification types. */
@@ -161,6 +162,19 @@ const REQUIRED_FIELDS: Record<FractalWebhookType, readonly string[]> = {
   credential_shared: ['idos_human_id', 'credential_id', 'shared_at'],
   email_changed: ['user_id', 'email'],
 };
+
+/**
+ * The signed time of a documented event in ms (`timestamp`, or `shared_at` of `credential_shared`),
+ * for the replay window; undefined for `email_changed` (the provider sends no time with it) and
+ * for unknown types (no documented time field to trust).
+ */
+export function signedTimeOf(payload: FractalWebhookPayload, known: boolean): number | undefined {
+  if (!known) return undefined;
+  const field = TIME_FIELD[payload.type as FractalWebhookType];
+  const value = field === undefined ? undefined : (payload.data as Record<string, unknown> | undefined)?.[field];
+  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : ms;
+}
 
 const TIME_FIELD: Record<FractalWebhookType, string | undefined> = {
   verification_approved: 'timestamp',

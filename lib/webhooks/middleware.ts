@@ -1,14 +1,62 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
-import type { FractalWebhookEvent } from './events';
-import { newestWins } from './ordering';
-import { bodyWasConsumed, capturedRawBody, checkContentType, readRawBody, RequestAbortedError, tooLarge } from './raw-body';
-import { SecretSet, type WebhookSecrets } from './signature';
-import { MemoryWebhookStore, type WebhookStore } from './store';
+import { signedTimeOf, type FractalWebhookEvent } from './events';
+import { orderingOf } from './ordering';
+import { RequestAbortedError, tooLarge } from './raw-body';
+import { krakenSecretSet, verifyKrakenWithSecretSet, type KrakenWebhookEvent } from './kraken';
+import { SecretSet, type WebhookSecret, type WebhookSecrets } from './signature';
+import { DEFAULT_REPLAY_WINDOW_MS, MemoryWebhookStore, type WebhookStore } from './store';
+import { checkReplayWindow, claimDelivery, completeDelivery, handleDelivery, readDelivery, releaseDelivery, send, type VerifiedDelivery } from './steps';
 import { verifyWithSecretSet } from './verify';
 
-export interface FractalWebhooksOptions {
+/** Options shared by both webhook formats. */
+export interface WebhooksCommonOptions {
+  /**
+   * Idempotency and ordering state. Default: a `MemoryWebhookStore` per middleware, correct for one
+   * process. With several processes use `RedisWebhookStore`. `false`: no de-duplication and no
+   * ordering (`stale` is always false).
+   */
+  store?: WebhookStore | false;
+  /** Largest accepted body in bytes; larger ones get 413. Default 65 536 (64 KiB). */
+  limit?: number;
+  /**
+   * Deadline for the whole body, from the moment the middleware starts reading it; a body still
+   * incomplete then gets 408 and the connection is closed, so a client trickling bytes cannot hold
+   * sockets open. Default 10 000 ms: the provider itself gives up on a delivery after 10 s
+   * (provider docs, `user-integration/webhooks/delivery.md`). Does not apply when a body parser
+   * read the body first (see `captureRawBody`); give the server a `requestTimeout` then.
+   */
+  readTimeoutMs?: number;
+  /**
+   * Security: events whose signed time (`data.timestamp`; `data.shared_at` of `credential_shared`)
+   * is older than this are refused with 400 `event_too_old` and never reach `onEvent`, so that a
+   * captured event replayed after the store forgot it is not handled again. Default 11 days, longer
+   * than the provider's retry horizon (about 10.24 days, `user-integration/webhooks/delivery.md`),
+   * so no genuine retry is refused. Must not exceed the store's `doneTtlMs` and `orderingTtlMs`
+   * (checked when the store tells its TTLs). Events without a signed time (`email_changed`, unknown
+   * types) are de-duplicated only. `false` turns the window off.
+   */
+  replayWindowMs?: number | false;
+  /** The clock of the replay window, for tests. Default `Date.now`. */
+  now?: () => number;
+  /**
+   * Called with every refused or failed delivery (the answer is already decided), for logging.
+   * `err.code` is a {@link WebhookErrorCode}; `err.message` may name the type or secret entry involved
+   * (never a secret or a signature); `err.cause` holds a handler's or Redis's error. Default: log
+   * server-side failures (status >= 500) with `console.error`, ignore the rest (forged or broken
+   * requests are internet noise).
+   */
+  onError?: (err: WebhookError, req: Request) => void;
+}
+
+/** Fractal ID webhooks (the default format): `sha1=` signatures, one secret per type, typed events. */
+export interface FractalWebhooksOptions extends WebhooksCommonOptions {
+  /**
+   * Which webhooks this endpoint receives, set by you, never taken from the request: the default
+   * `'fractal-id'` (HMAC-SHA1, `sha1=<hex>`), or `'kraken'` ({@link KrakenWebhooksOptions}).
+   */
+  format?: 'fractal-id';
   /**
    * The secret token(s) from the Fractal ID dashboard: one string for every type, an array while
    * rotating (any one verifies), or an object with one entry per notification type (`'*'` for the
@@ -24,22 +72,18 @@ export interface FractalWebhooksOptions {
    * idempotent across processes unless `store` is shared (Redis), and should honour `event.stale`.
    */
   onEvent: (event: FractalWebhookEvent, req: Request) => void | PromiseLike<unknown>;
-  /**
-   * Idempotency and ordering state. Default: a `MemoryWebhookStore` per middleware, correct for one
-   * process. With several processes use `RedisWebhookStore`. `false`: no de-duplication and no
-   * ordering (`stale` is always false).
-   */
-  store?: WebhookStore | false;
-  /** Largest accepted body in bytes; larger ones get 413. Default 65 536 (64 KiB). */
-  limit?: number;
-  /**
-   * Called with every refused or failed delivery (the answer is already decided), for logging.
-   * `err.code` is a {@link WebhookErrorCode}; `err.message` may name the type or secret entry involved
-   * (never a secret or a signature); `err.cause` holds a handler's or Redis's error. Default: log
-   * server-side failures (status >= 500) with `console.error`, ignore the rest (forged or broken
-   * requests are internet noise).
-   */
-  onError?: (err: WebhookError, req: Request) => void;
+}
+
+/**
+ * Kraken-format webhooks (`migration-to-kraken.md`): HMAC-SHA256, bare hex, body `{id, status, note}`.
+ * Only de-duplicated: they carry no timestamp, so neither ordering nor the replay window applies.
+ */
+export interface KrakenWebhooksOptions extends WebhooksCommonOptions {
+  format: 'kraken';
+  /** The Webhook Secret Key from Fractal's OPS, or several during a rotation (any one verifies). */
+  secrets: WebhookSecret;
+  /** As for the Fractal ID format: resolve to acknowledge, throw or reject to have it delivered again. */
+  onEvent: (event: KrakenWebhookEvent, req: Request) => unknown;
 }
 
 /** The middleware, plus an error handler for apps whose global `express.json()` runs first. */
@@ -54,6 +98,8 @@ export type FractalWebhooksMiddleware = RequestHandler & {
 };
 
 const DEFAULT_LIMIT = 64 * 1024;
+/** The provider's own delivery timeout (`user-integration/webhooks/delivery.md`). */
+const DEFAULT_READ_TIMEOUT_MS = 10_000;
 
 /**
  * Express middleware receiving Fractal ID webhooks: `app.post('/webhooks/fractal', fractalWebhooks({...}))`.
@@ -63,11 +109,11 @@ const DEFAULT_LIMIT = 64 * 1024;
  *
  * @see the README section "Webhooks" for the answers per situation.
  */
-export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhooksMiddleware {
+export function fractalWebhooks(options: FractalWebhooksOptions | KrakenWebhooksOptions): FractalWebhooksMiddleware {
   if (!options || typeof options !== 'object') {
     throw new ConfigurationError('fractalWebhooks needs options: { secrets, onEvent }');
   }
-  const secrets = new SecretSet(options.secrets, 'fractalWebhooks');
+  const verify = verifierFor(options);
   if (typeof options.onEvent !== 'function') {
     throw new ConfigurationError('fractalWebhooks needs `onEvent`: a function handling each verified event');
   }
@@ -75,8 +121,14 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
   if (!Number.isSafeInteger(limit) || limit < 1) {
     throw new ConfigurationError('fractalWebhooks: `limit` must be a positive whole number of bytes');
   }
+  const readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
+  if (!Number.isSafeInteger(readTimeoutMs) || readTimeoutMs < 1) {
+    throw new ConfigurationError('fractalWebhooks: `readTimeoutMs` must be a positive whole number of milliseconds');
+  }
   const store = options.store === false ? undefined : options.store ?? new MemoryWebhookStore();
-  const onEvent = options.onEvent;
+  const replayWindowMs = resolveReplayWindow(options.replayWindowMs, store);
+  const now = options.now ?? Date.now;
+  const onEvent = options.onEvent as (event: FractalWebhookEvent | KrakenWebhookEvent, req: Request) => unknown;
   const report = (err: WebhookError, req: Request): void => {
     try {
       (options.onError ?? defaultOnError)(err, req);
@@ -85,79 +137,22 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
     }
   };
 
+  /** read -> verify -> claim -> handle -> complete; every refusal is a thrown WebhookError. */
   const receive = async (req: Request, res: Response): Promise<void> => {
     const receivedAt = new Date();
+    const reportHere = (err: WebhookError): void => report(err, req);
     try {
-      if (req.method !== 'POST') {
-        res.setHeader('Allow', 'POST');
-        throw new WebhookError(WebhookErrorCode.METHOD_NOT_ALLOWED, `Webhooks are POSTed; got ${req.method}`, {
-          description: 'Use POST',
-        });
+      const raw = await readDelivery(req, limit, readTimeoutMs);
+      const delivery = verify(raw, req.headers['x-fractal-signature']);
+      checkReplayWindow(delivery, replayWindowMs, now());
+      const claim = await claimDelivery(store, delivery, reportHere);
+      if (claim.state === 'duplicate') {
+        send(res, 200, { received: true, duplicate: true });
+        return;
       }
-      checkContentType(req);
-      let raw = capturedRawBody(req);
-      if (raw === undefined) {
-        if (bodyWasConsumed(req)) throw rawBodyUnavailable();
-        raw = await readRawBody(req, limit);
-      } else if (raw.length > limit) {
-        throw tooLarge(limit);
-      }
-
-      const { payload, known, deliveryId } = verifyWithSecretSet(raw, req.headers['x-fractal-signature'], secrets);
-
-      let token: string | undefined;
-      if (store) {
-        const claim = await storeCall(() => store.claim(deliveryId));
-        if (claim.state === 'done') {
-          send(res, 200, { received: true, duplicate: true });
-          return;
-        }
-        if (claim.state === 'processing') {
-          throw new WebhookError(WebhookErrorCode.DELIVERY_IN_PROGRESS, `Delivery ${deliveryId} is being handled by another request`, {
-            description: 'This delivery is being processed; retry later',
-            retryAfter: 1,
-          });
-        }
-        token = claim.token;
-      }
-      const release = async (): Promise<void> => {
-        if (!store || token === undefined) return;
-        try {
-          await store.release(deliveryId, token);
-        } catch (err) {
-          // The claim then expires after processingTtlMs; until then retries get 409.
-          report(storeError(err, 'release the claim'), req);
-        }
-      };
-
-      let stale = false;
-      if (store) {
-        try {
-          stale = (await newestWins(store, payload)).stale;
-        } catch (err) {
-          await release();
-          throw storeError(err, 'record the event timestamp');
-        }
-      }
-
-      const event = { type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt } as FractalWebhookEvent;
-      try {
-        await onEvent(event, req);
-      } catch (err) {
-        await release();
-        throw new WebhookError(WebhookErrorCode.HANDLER_FAILED, `onEvent failed for ${event.known ? event.type : 'an unknown type'} delivery ${deliveryId}`, {
-          description: 'The webhook handler failed; the delivery will be retried',
-          cause: err,
-        });
-      }
-      if (store && token !== undefined) {
-        try {
-          await store.complete(deliveryId, token);
-        } catch (err) {
-          // The event WAS handled: answering non-2xx would make the provider deliver it again.
-          report(storeError(err, 'mark the delivery done'), req);
-        }
-      }
+      const event = delivery.event(claim.stale, receivedAt);
+      await handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), delivery.label);
+      await completeDelivery(store, delivery.deliveryId, claim, reportHere);
       send(res, 200, { received: true });
     } catch (err) {
       if (err instanceof RequestAbortedError) return;
@@ -200,28 +195,57 @@ export function fractalWebhooks(options: FractalWebhooksOptions): FractalWebhook
   return middleware;
 }
 
-function rawBodyUnavailable(): WebhookError {
-  const fix =
-    'A body parser read this request before fractalWebhooks and did not keep the raw bytes, so the signature cannot be checked. ' +
-    'Mount the webhook route before app.use(express.json()), or use app.use(express.json({ verify: captureRawBody })).';
-  return new WebhookError(WebhookErrorCode.RAW_BODY_UNAVAILABLE, fix, { description: fix, retryAfter: 60 });
-}
+type Verifier = (raw: Buffer, header: string | string[] | undefined) => VerifiedDelivery<FractalWebhookEvent | KrakenWebhookEvent>;
 
-async function storeCall<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (err) {
-    throw storeError(err, 'claim the delivery');
+/** The format comes from the configuration only: a request cannot pick the weaker check. */
+function verifierFor(options: FractalWebhooksOptions | KrakenWebhooksOptions): Verifier {
+  const format: unknown = options.format ?? 'fractal-id';
+  if (format === 'kraken') {
+    const secrets = krakenSecretSet((options as KrakenWebhooksOptions).secrets, 'fractalWebhooks');
+    return (raw, header) => {
+      const { data, known, deliveryId } = verifyKrakenWithSecretSet(raw, header, secrets);
+      return {
+        deliveryId,
+        label: `Kraken delivery ${deliveryId}`,
+        event: (stale, receivedAt) => ({ format: 'kraken', data, known, deliveryId, stale, receivedAt }),
+      };
+    };
   }
+  if (format !== 'fractal-id') {
+    throw new ConfigurationError("fractalWebhooks: `format` must be 'fractal-id' (the default) or 'kraken'");
+  }
+  const secrets = new SecretSet((options as FractalWebhooksOptions).secrets, 'fractalWebhooks');
+  return (raw, header) => {
+    const { payload, known, deliveryId } = verifyWithSecretSet(raw, header, secrets);
+    const ordering = orderingOf(payload);
+    const signedAtMs = signedTimeOf(payload, known);
+    return {
+      deliveryId,
+      label: `${known ? payload.type : 'an unknown type'} delivery ${deliveryId}`,
+      ...(signedAtMs === undefined ? {} : { signedAtMs }),
+      ...(ordering ? { ordering } : {}),
+      event: (stale, receivedAt) => ({ type: payload.type, data: payload.data, known, deliveryId, stale, receivedAt }) as FractalWebhookEvent,
+    };
+  };
 }
 
-function storeError(err: unknown, what: string): WebhookError {
-  const retryAfter = (err as { retryAfter?: unknown } | null)?.retryAfter;
-  return new WebhookError(WebhookErrorCode.STORE_UNAVAILABLE, `The webhook store failed to ${what}: ${err instanceof Error ? err.message : String(err)}`, {
-    description: 'The webhook store is unavailable; retry later',
-    retryAfter: typeof retryAfter === 'number' ? retryAfter : 1,
-    cause: err,
-  });
+function resolveReplayWindow(value: number | false | undefined, store: WebhookStore | undefined): number | false {
+  const windowMs = value ?? DEFAULT_REPLAY_WINDOW_MS;
+  if (windowMs === false) return false;
+  if (!Number.isSafeInteger(windowMs) || windowMs < 1) {
+    throw new ConfigurationError('fractalWebhooks: `replayWindowMs` must be a positive whole number of milliseconds, or false');
+  }
+  const ttls = store?.ttls;
+  for (const name of ['doneTtlMs', 'orderingTtlMs'] as const) {
+    if (ttls && ttls[name] < windowMs) {
+      // Inside the window but after the store forgot: a replay would be handled again (done mark)
+      // or not recognised as stale (ordering).
+      throw new ConfigurationError(
+        `fractalWebhooks: the store's \`${name}\` (${ttls[name]} ms) is shorter than \`replayWindowMs\` (${windowMs} ms); raise it or shorten the window`,
+      );
+    }
+  }
+  return windowMs;
 }
 
 function internalError(err: unknown): WebhookError {
@@ -235,20 +259,11 @@ function internalError(err: unknown): WebhookError {
 function answer(res: Response, err: WebhookError): void {
   if (res.headersSent) return;
   if (err.retryAfter !== undefined) res.setHeader('Retry-After', String(err.retryAfter));
-  // After a 413 the rest of an oversized body is discarded; do not keep reading on this connection.
-  if (err.code === WebhookErrorCode.PAYLOAD_TOO_LARGE) res.setHeader('Connection', 'close');
+  if (err.code === WebhookErrorCode.METHOD_NOT_ALLOWED) res.setHeader('Allow', 'POST');
+  // After a 413 the rest of an oversized body is discarded, after a 408 the client is too slow to
+  // wait for: Connection: close makes Node end and free the socket once the answer is written.
+  if (err.code === WebhookErrorCode.PAYLOAD_TOO_LARGE || err.code === WebhookErrorCode.REQUEST_TIMEOUT) res.setHeader('Connection', 'close');
   send(res, err.status, err.toJSON());
-}
-
-/** Plain Node response calls, so the middleware behaves the same in Express 4 and 5. */
-function send(res: Response, status: number, body: object): void {
-  if (res.headersSent) return;
-  const json = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(json));
-  res.setHeader('Cache-Control', 'no-store');
-  res.end(json);
 }
 
 function defaultOnError(err: WebhookError): void {

@@ -98,12 +98,22 @@ export function tooLarge(limit: number): WebhookError {
   });
 }
 
+export function readTimedOut(timeoutMs: number): WebhookError {
+  return new WebhookError(WebhookErrorCode.REQUEST_TIMEOUT, `The webhook body did not arrive within ${timeoutMs} ms (option \`readTimeoutMs\`)`, {
+    description: `The body did not arrive within ${timeoutMs} ms`,
+  });
+}
+
 /**
  * Reads the whole body, refusing more than `limit` bytes: at once from `Content-Length`, or as soon
  * as a chunked body passes the limit. After a refusal the rest is read and discarded, so the
  * client can still read the 413 answer instead of a reset connection.
+ *
+ * `timeoutMs` bounds the whole read, not the gap between chunks: a client sending one byte a second
+ * never trips an idle timer, and would hold the socket (and this promise) for as long as it likes.
+ * The caller answers 408 with `Connection: close`, which makes Node close the socket.
  */
-export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readRawBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -112,7 +122,14 @@ export function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const timer = setTimeout(() => {
+      cleanup();
+      chunks.length = 0;
+      req.resume();
+      reject(readTimedOut(timeoutMs));
+    }, timeoutMs);
     const cleanup = (): void => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { boundedRedisOperation, evalScript, redisScript, type RedisCaller, type RedisScript } from '../redis';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
-import { newClaimToken, resolveTtls, type DeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
+import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
 export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
   /**
@@ -58,14 +58,45 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return redis.call('GET', KEYS[1])
 `);
 
+/**
+ * CLAIM, then (if claimed) KEEP_NEWEST, in one script: one round trip for an ordered delivery.
+ * KEYS[1] the delivery, KEYS[2] the newest time of its user and level; both carry the same hash
+ * tag, so on Redis Cluster they live in one slot. ARGV as CLAIM, then ARGV[4] the event's time and
+ * ARGV[5] orderingTtlMs. Returns {1, newest} when claimed, {2} done, {0} claimed by another. Running
+ * it twice (a re-sent command) is harmless: the claim is recognised as ours and max() is idempotent.
+ */
+const CLAIM_ORDERED = redisScript(`
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then
+  if current == ARGV[3] then return {2} end
+  return {0}
+end
+if not current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+local newest = tonumber(redis.call('GET', KEYS[2]))
+if newest == nil or tonumber(ARGV[4]) > newest then
+  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
+  return {1, ARGV[4]}
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {1, tostring(newest)}
+`);
+
 const DONE = 'done';
+/** The hash tag of an ordering key: hex, so it never contains braces. */
+function tagOf(orderingKey: string): string {
+  return createHash('sha256').update(orderingKey).digest('hex');
+}
+
 /** Bound on remembered claims of unknown outcome (see `#uncertain`). */
 const MAX_UNCERTAIN = 1000;
 
 /**
- * Webhook delivery and ordering state in Redis (or Redis Cluster: every operation touches one
- * key), shared by all processes of an app. Keys: `<prefix>delivery:<sha256 of the body>` and
- * `<prefix>newest:<sha256 of [user_id, level]>` (no user id in key names).
+ * Webhook delivery and ordering state in Redis (or Redis Cluster), shared by all processes of an
+ * app. Keys: `<prefix>newest:{<h>}` with `h` the sha256 of [user_id, level] (no user id in key
+ * names), `<prefix>delivery:{<h>}:<sha256 of the body>` for ordered (verification) events, so that
+ * one script claims the delivery and records its time in one round trip, also on a Cluster (same
+ * hash tag, same slot), and `<prefix>delivery:<sha256 of the body>` for the others. The tag of an
+ * ordered claim travels in its token (`<uuid>.<h>`), so `complete` and `release` find the key.
  *
  * A claim sets `key` to `p:<token>` for processingTtlMs if it is absent, atomically: of two
  * concurrent copies of a delivery, exactly one gets it. Every failure (Redis down, timeout) is a
@@ -95,12 +126,32 @@ export class RedisWebhookStore implements WebhookStore {
     this.#retryAfter = options.retryAfterSeconds ?? 1;
   }
 
+  get ttls(): Readonly<ResolvedTtls> {
+    return this.#ttls;
+  }
+
   /** Key names, for tests and operations. */
-  keys(): { delivery: (deliveryId: string) => string; newest: (orderingKey: string) => string } {
+  keys(): { delivery: (deliveryId: string, orderingKey?: string) => string; newest: (orderingKey: string) => string } {
     return {
-      delivery: (deliveryId) => `${this.#prefix}delivery:${deliveryId}`,
-      newest: (orderingKey) => `${this.#prefix}newest:${createHash('sha256').update(orderingKey).digest('hex')}`,
+      delivery: (deliveryId, orderingKey) =>
+        orderingKey === undefined ? `${this.#prefix}delivery:${deliveryId}` : this.#deliveryKey(deliveryId, tagOf(orderingKey)),
+      newest: (orderingKey) => `${this.#prefix}newest:{${tagOf(orderingKey)}}`,
     };
+  }
+
+  claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
+    const tag = tagOf(orderingKey);
+    const keys = [this.#deliveryKey(deliveryId, tag), `${this.#prefix}newest:{${tag}}`];
+    const token = this.#takeUncertain(deliveryId) ?? `${newClaimToken()}.${tag}`;
+    const claimed = this.#run('claim the webhook delivery', async (): Promise<OrderedDeliveryClaim> => {
+      const reply = (await this.#eval(CLAIM_ORDERED, keys, [`p:${token}`, this.#ttls.processingTtlMs, DONE, Math.trunc(timestampMs), this.#ttls.orderingTtlMs])) as [number, string?];
+      const state = Number(reply[0]);
+      return state === 1 ? { state: 'claimed', token, newest: Number(reply[1]) } : state === 2 ? { state: 'done' } : { state: 'processing' };
+    });
+    return claimed.catch((err: unknown) => {
+      this.#rememberUncertain(deliveryId, token);
+      throw err;
+    });
   }
 
   claim(deliveryId: string): Promise<DeliveryClaim> {
@@ -117,15 +168,15 @@ export class RedisWebhookStore implements WebhookStore {
     });
   }
 
-  complete(deliveryId: string, _token: string): Promise<void> {
-    const key = this.keys().delivery(deliveryId);
+  complete(deliveryId: string, token: string): Promise<void> {
+    const key = this.#keyOfClaim(deliveryId, token);
     return this.#run('mark the webhook delivery done', async () => {
       await this.#client.call('set', [key, DONE, 'PX', this.#ttls.doneTtlMs]);
     });
   }
 
   release(deliveryId: string, token: string): Promise<void> {
-    const key = this.keys().delivery(deliveryId);
+    const key = this.#keyOfClaim(deliveryId, token);
     return this.#run('release the webhook delivery', async () => {
       await this.#eval(RELEASE, [key], [`p:${token}`]);
     });
@@ -136,6 +187,16 @@ export class RedisWebhookStore implements WebhookStore {
     return this.#run('record the event timestamp', async () =>
       Number(await this.#eval(KEEP_NEWEST, [redisKey], [Math.trunc(timestampMs), this.#ttls.orderingTtlMs])),
     );
+  }
+
+  #deliveryKey(deliveryId: string, tag: string): string {
+    return `${this.#prefix}delivery:{${tag}}:${deliveryId}`;
+  }
+
+  /** The key a claim was made under: tagged when its token carries a tag (see `claimOrdered`). */
+  #keyOfClaim(deliveryId: string, token: string): string {
+    const dot = token.indexOf('.');
+    return dot < 0 ? `${this.#prefix}delivery:${deliveryId}` : this.#deliveryKey(deliveryId, token.slice(dot + 1));
   }
 
   #takeUncertain(deliveryId: string): string | undefined {

@@ -5,7 +5,10 @@ import type { FractalWebhookType } from './events';
 
 /**
  * Signatures of Fractal ID webhooks: `X-Fractal-Signature: sha1=<hex HMAC-SHA1(secret, raw body)>`,
- * with one secret token per notification type (provider docs, "Webhooks"; HMAC: RFC 2104).
+ * with one secret token per notification type (provider docs,
+ * `user-integration/webhooks/securing-webhooks.md`; HMAC: RFC 2104). Kraken-format webhooks
+ * (`migration-to-kraken.md`, "4. Webhooks") put the bare lower-case hex of HMAC-SHA256 in the same
+ * header, with one "Webhook Secret Key".
  *
  * @see https://www.rfc-editor.org/rfc/rfc2104
  */
@@ -27,21 +30,28 @@ export type WebhookSecretMap = { readonly [T in FractalWebhookType | '*']?: Webh
 /** One secret (or list) for every type, or a {@link WebhookSecretMap}. */
 export type WebhookSecrets = WebhookSecret | WebhookSecretMap;
 
-const SHA1_BYTES = 20;
+/** The HMAC of each webhook format: `sha1` (Fractal ID), `sha256` (Kraken). */
+export type WebhookSignatureAlgorithm = 'sha1' | 'sha256';
+
+const DIGEST_BYTES: Record<WebhookSignatureAlgorithm, number> = { sha1: 20, sha256: 32 };
 
 /**
- * The `X-Fractal-Signature` value for `body` (`sha1=` + lowercase hex), for your own tests and for
- * senders. `body` must be the exact bytes you send: a string is signed as UTF-8.
+ * The `X-Fractal-Signature` value for `body`, for your own tests and for senders: `sha1=` +
+ * lowercase hex of HMAC-SHA1 (default, Fractal ID format), or with `'sha256'` the bare lowercase
+ * hex of HMAC-SHA256 (Kraken format, `migration-to-kraken.md`). `body` must be the exact bytes you
+ * send: a string is signed as UTF-8.
  *
  * @example
  * const body = JSON.stringify({ type: 'email_changed', data: { user_id: 'u1', email: 'a@example.com' } });
  * await request(app).post('/webhooks/fractal').type('json')
  *   .set('X-Fractal-Signature', signFractalWebhook(secret, body)).send(body);
  */
-export function signFractalWebhook(secret: string, body: string | Uint8Array): string {
+export function signFractalWebhook(secret: string, body: string | Uint8Array, algorithm: WebhookSignatureAlgorithm = 'sha1'): string {
   if (typeof secret !== 'string' || secret.length === 0) {
     throw new ConfigurationError('signFractalWebhook needs the secret token as a non-empty string');
   }
+  if (algorithm === 'sha256') return hmac(secret, body, 'sha256').toString('hex');
+  if (algorithm !== 'sha1') throw new ConfigurationError("signFractalWebhook: `algorithm` must be 'sha1' or 'sha256'");
   return `sha1=${hmac(secret, body).toString('hex')}`;
 }
 
@@ -81,6 +91,38 @@ export function parseSignatureHeader(value: string | readonly string[] | undefin
   return Buffer.from(hex, 'hex');
 }
 
+/**
+ * Reads a Kraken-format `X-Fractal-Signature`: 64 hex digits, no prefix (`migration-to-kraken.md`).
+ * Upper case is accepted for the same reason as above. A `sha1=` header means the sender uses the
+ * other format: refused by name, so a wrong `format` setting is easy to spot in the logs.
+ *
+ * @internal
+ */
+export function parseKrakenSignatureHeader(value: string | readonly string[] | undefined): Buffer {
+  if (Array.isArray(value) && value.length > 1) {
+    throw new WebhookError(WebhookErrorCode.MALFORMED_SIGNATURE, 'X-Fractal-Signature was sent more than once', {
+      description: 'Send exactly one X-Fractal-Signature header',
+    });
+  }
+  const header = ((Array.isArray(value) ? value[0] : value) as string | undefined)?.trim() ?? '';
+  if (header.length === 0) {
+    throw new WebhookError(WebhookErrorCode.MISSING_SIGNATURE, 'The request has no X-Fractal-Signature header', {
+      description: 'The X-Fractal-Signature header is missing',
+    });
+  }
+  if (/^sha1=/i.test(header)) {
+    throw new WebhookError(WebhookErrorCode.UNSUPPORTED_SIGNATURE_ALGORITHM, 'X-Fractal-Signature uses sha1= but this endpoint expects Kraken-format webhooks (format: kraken)', {
+      description: 'This endpoint expects Kraken-format webhooks: X-Fractal-Signature is the hex HMAC-SHA256 of the body',
+    });
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(header)) {
+    throw new WebhookError(WebhookErrorCode.MALFORMED_SIGNATURE, 'X-Fractal-Signature is not 64 hex digits (Kraken format)', {
+      description: 'X-Fractal-Signature must be the 64 hex digits of HMAC-SHA256',
+    });
+  }
+  return Buffer.from(header, 'hex');
+}
+
 function malformed(): WebhookError {
   return new WebhookError(WebhookErrorCode.MALFORMED_SIGNATURE, 'X-Fractal-Signature is not sha1=<40 hex digits>', {
     description: 'X-Fractal-Signature must be sha1=<40 hex digits>',
@@ -98,7 +140,10 @@ export class SecretSet {
   readonly #fallback: readonly string[];
   readonly #distinct: readonly string[];
 
-  constructor(secrets: WebhookSecrets, owner = 'fractalWebhooks') {
+  readonly #algorithm: WebhookSignatureAlgorithm;
+
+  constructor(secrets: WebhookSecrets, owner = 'fractalWebhooks', algorithm: WebhookSignatureAlgorithm = 'sha1') {
+    this.#algorithm = algorithm;
     if (typeof secrets === 'string' || Array.isArray(secrets)) {
       this.#fallback = checkSecret(secrets as WebhookSecret, owner, 'secrets');
     } else if (typeof secrets === 'object' && secrets !== null) {
@@ -129,10 +174,10 @@ export class SecretSet {
   /** The secrets whose HMAC over `body` equals `digest`, each compared in constant time. */
   matching(body: Uint8Array, digest: Buffer): ReadonlySet<string> {
     const matched = new Set<string>();
-    if (digest.length !== SHA1_BYTES) return matched;
+    if (digest.length !== DIGEST_BYTES[this.#algorithm]) return matched;
     // Every secret is tried (no early exit), so timing does not tell which one matched.
     for (const secret of this.#distinct) {
-      if (timingSafeEqual(hmac(secret, body), digest)) matched.add(secret);
+      if (timingSafeEqual(hmac(secret, body, this.#algorithm), digest)) matched.add(secret);
     }
     return matched;
   }
@@ -159,6 +204,6 @@ function checkSecret(value: WebhookSecret, owner: string, name: string): readonl
   return list;
 }
 
-function hmac(secret: string, body: string | Uint8Array): Buffer {
-  return createHmac('sha1', secret).update(body).digest();
+function hmac(secret: string, body: string | Uint8Array, algorithm: WebhookSignatureAlgorithm = 'sha1'): Buffer {
+  return createHmac(algorithm, secret).update(body).digest();
 }

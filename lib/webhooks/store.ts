@@ -38,8 +38,23 @@ export interface OrderingStore {
   keepNewest(key: string, timestampMs: number): Promise<number>;
 }
 
+/** The answer to {@link WebhookStore.claimOrdered}: a claim, plus the newest time kept when claimed. */
+export type OrderedDeliveryClaim = { state: 'claimed'; token: string; newest: number } | { state: 'processing' } | { state: 'done' };
+
 /** What `fractalWebhooks({ store })` needs: both idempotency and ordering. */
-export interface WebhookStore extends IdempotencyStore, OrderingStore {}
+export interface WebhookStore extends IdempotencyStore, OrderingStore {
+  /**
+   * Optional: `claim` and, if claimed, `keepNewest`, in one atomic step (one Redis round trip
+   * instead of two). The middleware uses it for ordered events when present.
+   */
+  claimOrdered?(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim>;
+  /**
+   * How long the store remembers, when it knows: the middleware then refuses at start-up a replay
+   * window longer than what the store remembers (a replay inside the window but after the done
+   * mark expired would be handled again).
+   */
+  readonly ttls?: Readonly<Required<WebhookStoreTtlOptions>>;
+}
 
 export interface WebhookStoreTtlOptions {
   /**
@@ -48,16 +63,34 @@ export interface WebhookStoreTtlOptions {
    */
   processingTtlMs?: number;
   /**
-   * How long a handled delivery is remembered. The provider docs say retries back off "up to
-   * daily" but not for how long; a duplicate arriving after this is handled again. Default 7 days.
+   * How long a handled delivery is remembered. Must be at least the middleware's `replayWindowMs`:
+   * a copy arriving after this is refused by the replay window if it carries a signed time, and
+   * handled again if it does not (`email_changed`, Kraken-format events). Default 12 days: the
+   * 11-day default window plus a day for the provider's clock running ahead of ours.
    */
   doneTtlMs?: number;
   /**
    * How long the newest timestamp per user and level is kept. An event older than the kept one
-   * that arrives after this is no longer recognised as stale. Default 30 days.
+   * that arrives after this is no longer recognised as stale. Must be at least the middleware's
+   * `replayWindowMs`, so that every event inside the window is compared. Default 30 days.
    */
   orderingTtlMs?: number;
 }
+
+/**
+ * The provider's retry horizon: ten retries doubling from 20 s to 10,240 s (20,460 s in all), then
+ * retries up to the 20th at most a day apart: 20,460 s + 10 x 86,400 s, about 10.24 days after the
+ * event (provider docs, `user-integration/webhooks/delivery.md`, "Retrying sending notifications").
+ */
+export const PROVIDER_RETRY_HORIZON_MS = (20 * (2 ** 10 - 1) + 10 * 86_400) * 1000;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Default replay window of the middleware: 11 days, the retry horizon rounded up (a retry made
+ * 10.24 days after the event, answered within the provider's 10 s, is still inside it).
+ */
+export const DEFAULT_REPLAY_WINDOW_MS = 11 * DAY_MS;
 
 /** @internal */
 export interface ResolvedTtls {
@@ -70,8 +103,8 @@ export interface ResolvedTtls {
 export function resolveTtls(options: WebhookStoreTtlOptions, owner: string): ResolvedTtls {
   const ttls = {
     processingTtlMs: options.processingTtlMs ?? 60_000,
-    doneTtlMs: options.doneTtlMs ?? 7 * 24 * 60 * 60 * 1000,
-    orderingTtlMs: options.orderingTtlMs ?? 30 * 24 * 60 * 60 * 1000,
+    doneTtlMs: options.doneTtlMs ?? 12 * DAY_MS,
+    orderingTtlMs: options.orderingTtlMs ?? 30 * DAY_MS,
   };
   for (const [name, value] of Object.entries(ttls)) {
     if (!Number.isSafeInteger(value) || value < 1) {
@@ -117,6 +150,10 @@ export class MemoryWebhookStore implements WebhookStore {
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.#ttls = resolveTtls(options, 'MemoryWebhookStore');
     this.#now = options.now ?? Date.now;
+  }
+
+  get ttls(): Readonly<ResolvedTtls> {
+    return this.#ttls;
   }
 
   async claim(deliveryId: string): Promise<DeliveryClaim> {
