@@ -187,7 +187,6 @@ afterEach(() => expect(unhandled).toEqual([]));
 describe('verifyFractalWebhook under hostile bodies and signature headers', () => {
   it('accepts a delivery only when the header is the exact HMAC of its bytes with its own type\'s secret, and refuses everything else with a typed 4xx', () => {
     let accepted = 0;
-    const started = Date.now();
     fc.assert(
       fc.property(delivery, ({ bytes, header }) => {
         const authentic = isAuthentic(bytes, header);
@@ -223,7 +222,6 @@ describe('verifyFractalWebhook under hostile bodies and signature headers', () =
     );
     // The generators must really reach the accepting branch, or the property proves little.
     expect(accepted).toBeGreaterThan(500);
-    expect(Date.now() - started).toBeLessThan(20_000);
   });
 });
 
