@@ -3,7 +3,7 @@ import { ConfigurationError } from '../errors';
 import { lockTtlFor, resolveProviderConfig, tokenClientFor, type FractalDomains, type FractalEnvironment, type RetryOptions, type TokenEndpointAuthMethod } from '../provider';
 import type { FractalTokenSet } from '../provider';
 import { fetchFractalUser, type FractalUser } from '../provider';
-import { requireFractal, type RequireOptions } from './guard';
+import { guard, requireFractal, type GuardDecider, type RequireOptions } from './guard';
 import { createKeyring, type EncryptionKey, type Keyring } from './keyring';
 import { createRequestContext, defaultUserId, fractalMiddleware, type ContextSource, type UserIdResolver } from './middleware';
 import { Refresher, type RefresherHooks } from './refresher';
@@ -72,6 +72,12 @@ export interface FractalVault {
   middleware(): RequestHandler;
   /** A guard: valid token (refreshed if needed) and scopes, or redirect / 401 / 403 / 503. */
   require(options?: RequireOptions): RequestHandler;
+  /**
+   * A guard of your own: `decide` (see {@link GuardDecider}) says allow, sign in, refuse or pass
+   * on, and the vault's responder answers as `require()` does (redirect or 401, JSON or text,
+   * `WWW-Authenticate`, `Retry-After`).
+   */
+  guard(decide: GuardDecider): RequestHandler;
   /** Stores a token set from a sign-in, e.g. `await vault.saveTokens(profile.id, params.tokenSet)` in verify. */
   saveTokens(userId: string, tokenSet: FractalTokenSet): Promise<void>;
   /** A valid access token for a user, e.g. in a background job. Same rules as `req.fractal.getAccessToken()`. */
@@ -140,6 +146,7 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
     keyring,
     middleware: () => fractalMiddleware(source, resolveUserId),
     require: (requireOptions) => requireFractal({ signInPath, realm, context }, requireOptions),
+    guard: (decide) => guard({ signInPath, realm, context }, decide),
     saveTokens: (userId, tokenSet) => refresher.save(checkUserId(userId), tokenSet),
     getAccessToken: async (userId) => (await refresher.getTokenSet(checkUserId(userId))).accessToken,
     getTokenSet: async (userId) => (await refresher.read(checkUserId(userId)))?.tokenSet ?? null,
