@@ -28,6 +28,8 @@ export const ERROR_TABLE: Readonly<Record<string, { readonly status: number; rea
   access_denied: { status: 403, description: 'The sign-in at Fractal ID was cancelled' },
   // A stale or replayed code is the browser's doing (back button, double submit): a client error.
   invalid_grant: { status: 400, description: 'The authorization has expired or was already used; start again' },
+  // Our credentials were refused: the app's fault, not the visitor's.
+  invalid_client: { status: 500, description: 'The app could not authenticate at Fractal ID' },
   server_error: { status: 502, description: 'Fractal ID had an internal error; try again shortly' },
   temporarily_unavailable: { status: 503, description: 'Fractal ID is temporarily unavailable; try again shortly' },
   // Webhooks (WebhookErrorCode): the answer to the provider's delivery.
