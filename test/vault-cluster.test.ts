@@ -1,4 +1,4 @@
-import { Redis, type Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ErrorCode } from '../lib/errors';
 import { createFractalVault, generateEncryptionKey, RedisTokenStore } from '../lib/tokens';
 import { startLocalCluster, type LocalCluster } from './helpers/cluster';

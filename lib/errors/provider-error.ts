@@ -1,4 +1,4 @@
-import { ErrorCode } from './codes';
+import type { ErrorCode } from './codes';
 import { FractalError, sanitizeProviderText } from './fractal-error';
 
 type ProviderCode =
