@@ -1,5 +1,3 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-
 /**
  * The convention of every command-line tool of this package (`fractal-sandbox`, `fractal-stats`):
  * exit 0 when it did its job (or printed `--help`), 1 when it failed at run time (the provider,
@@ -27,10 +25,10 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-/** `parseArgs` in strict mode, its complaints turned into {@link UsageError}. */
-export function parseCliArgs<T extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: T) {
+/** Runs an argument parser (`node:util` `parseArgs` in strict mode), its complaints turned into {@link UsageError}. */
+export function parseOrUsage<T>(parse: () => T): T {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+    return parse();
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { describeError, ExitCode, parseCliArgs, processIo, runCommand, UsageError, type CliIo } from '../cli';
+import { parseArgs } from 'node:util';
+import { describeError, ExitCode, parseOrUsage, processIo, runCommand, UsageError, type CliIo } from '../cli';
 import type { FractalDomains, FractalEnvironment } from '../provider';
 import { FractalClient } from './client';
 import { formatTable } from './table';
@@ -45,13 +46,20 @@ export function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliI
 }
 
 async function stats(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<ExitCode> {
-  const values = parseCliArgs(argv, {
-    env: { type: 'string' },
-    users: { type: 'string' },
-    'all-users': { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        env: { type: 'string' },
+        users: { type: 'string' },
+        'all-users': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help) {
     io.stdout(`${USAGE}\n`);
     return ExitCode.OK;

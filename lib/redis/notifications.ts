@@ -47,6 +47,8 @@ export class ChangeNotifications {
   /** Counts connection troubles, so a confirmation that belongs to an older connection is ignored. */
   #generation = 0;
   #waitingForNodes = false;
+  /** Connections to Cluster nodes that ended in a row, for the backoff before the next. */
+  #restarts = 0;
   #subscribed: (() => void)[] = [];
 
   constructor(source: Redis | Cluster) {
@@ -117,12 +119,17 @@ export class ChangeNotifications {
     connection.on('end', () => {
       down();
       if (this.#connection !== connection) return;
-      // Gave up on this node (Cluster) or on the server: start again, on another node if there is one.
       this.#connection = undefined;
-      if (this.#channels.size > 0 || this.#patterns.size > 0) setTimeout(() => this.#connect(), 100).unref();
+      // A plain client that ended follows its own retryStrategy, which gave up: so do we (as
+      // ioredis would). On a Cluster, this node gave up: try another one, backing off while none answers.
+      if (!this.#source.isCluster || (this.#channels.size === 0 && this.#patterns.size === 0)) return;
+      const delay = Math.min(2000, 100 * 2 ** this.#restarts++);
+      setTimeout(() => this.#connect(), delay).unref();
     });
     connection.on('ready', () => {
-      if (this.#connection === connection) this.#subscribeAll(connection);
+      if (this.#connection !== connection) return;
+      this.#restarts = 0;
+      this.#subscribeAll(connection);
     });
     return connection;
   }

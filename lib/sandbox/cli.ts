@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ExitCode, parseCliArgs, processIo, runCommand, UsageError, type CliIo } from '../cli';
+import { parseArgs } from 'node:util';
+import { ExitCode, parseOrUsage, processIo, runCommand, UsageError, type CliIo } from '../cli';
 import { startSandbox } from './server';
 import type { Sandbox, SandboxClientInput, SandboxResponseShape } from './types';
 
@@ -52,17 +53,24 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliRes
 }
 
 async function start(argv: readonly string[], io: CliIo): Promise<Sandbox | undefined> {
-  const values = parseCliArgs(argv, {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'client-id': { type: 'string' },
-    'client-secret': { type: 'string' },
-    'redirect-uri': { type: 'string', multiple: true },
-    'auto-approve': { type: 'boolean' },
-    'response-shape': { type: 'string' },
-    verbose: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'client-id': { type: 'string' },
+        'client-secret': { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'auto-approve': { type: 'boolean' },
+        'response-shape': { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help) {
     io.stdout(USAGE);
     return undefined;
