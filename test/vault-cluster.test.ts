@@ -140,7 +140,7 @@ describe('RedisTokenStore cacheTtlMs on a 3-master Redis Cluster', () => {
     }
   });
 
-  test('a change published while the notification connection moves is not hidden by the cache for cacheTtlMs', async () => {
+  test('a change published while the notification connection is killed and replaced is not hidden by the cache for cacheTtlMs', async () => {
     const nodes = await localCluster();
     const [mine, theirs] = [await nodes.connect(), await nodes.connect()];
     const prefix = randomPrefix('cluster-move');
