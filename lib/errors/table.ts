@@ -23,6 +23,8 @@ export const ERROR_TABLE: Readonly<Record<string, { readonly status: number; rea
   authentication_required: { status: 401, description: 'Sign in with Fractal ID to continue' },
   reauthentication_required: { status: 401, description: 'The Fractal ID authorization is no longer valid; sign in again' },
   store_unavailable: { status: 503, description: 'The token store is unavailable; try again shortly' },
+  invalid_journey_option: { status: 400, description: 'A sign-in option of this request is not acceptable' },
+  invalid_origin: { status: 403, description: 'This sign-in response came from another site' },
   refresh_throttled: { status: 503, description: 'Fractal ID could not renew the authorization just now; try again shortly' },
   // OAuth codes the provider sends (RFC 6749 sections 4.1.2.1 and 5.2).
   access_denied: { status: 403, description: 'The sign-in at Fractal ID was cancelled' },
