@@ -13,6 +13,7 @@ export {
   ReauthenticationRequiredError,
   StoreUnavailableError,
   RefreshThrottledError,
+  ERROR_TABLE,
 } from './errors';
 export {
   KYC_LEVELS,
@@ -38,6 +39,7 @@ export {
   TokenClient,
   fetchFractalUser,
   parseFractalUser,
+  resolveProviderConfig,
 } from './provider';
 export type {
   KycLevel,
@@ -66,6 +68,9 @@ export type {
   FractalPersonDetails,
   FractalInstitutionDetails,
   FetchUserOptions,
+  FractalProviderOptions,
+  ResolvedProviderConfig,
+  TokenEndpointAuthMethod,
 } from './provider';
 export * from './strategy';
 export * from './webhooks';

@@ -113,10 +113,10 @@ test('exits 1 with the error code when the provider refuses, never printing the 
 });
 
 describe('argument checks (in process: no request is made, so no child process is needed)', () => {
-  const run = async (args: string[]) => {
+  const run = async (args: string[], overrides: Record<string, string> = {}) => {
     let stdout = '';
     let stderr = '';
-    const code = await runCli(args, credentials, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+    const code = await runCli(args, { ...credentials, ...overrides }, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
     return { code, stdout, stderr };
   };
 
@@ -126,6 +126,13 @@ describe('argument checks (in process: no request is made, so no child process i
 
   test('an unknown environment exits 2', async () => {
     await expect(run(['--env', 'prod'])).resolves.toMatchObject({ code: 2, stderr: expect.stringContaining('--env must be "production" or "staging"') });
+  });
+
+  test('an origin that is not https (outside loopback) or an empty --users list exits 2, before any request', async () => {
+    const before = env.sandbox.counts().token;
+    await expect(run([], { FRACTAL_AUTH_URL: 'http://auth.example.com' })).resolves.toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^fractal-stats: configuration_error: /) });
+    await expect(run(['--users', ' , '])).resolves.toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('--users needs at least one user id') });
+    expect(env.sandbox.counts().token).toEqual(before);
   });
 
   test('--help prints the usage and the environment variables, and exits 0', async () => {

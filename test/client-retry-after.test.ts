@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { ResourceErrorCode } from '../lib/client';
-import { parseRetryAfter } from '../lib/provider/client-retry';
+import { parseRetryAfter } from '../lib/provider/retry';
 import { startClientSandbox, type ClientSandbox } from './helpers/client-sandbox';
 
 /**

@@ -1,18 +1,38 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { DEFAULT_REDIRECT_URI, runCli } from '../lib/sandbox/cli';
 import { authorizeUrl, codeOf, exchangeCode } from './helpers/sandbox';
 
+/** Collects what a command writes. */
+function capture() {
+  const text = { stdout: '', stderr: '' };
+  return { text, io: { stdout: (t: string) => (text.stdout += t), stderr: (t: string) => (text.stderr += t) } };
+}
+
+/** Runs `fractal-sandbox` to its exit, as a child process (only for runs that end by themselves). */
+function sandboxCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '../lib/sandbox/cli.ts'), ...args],
+      { timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    );
+  });
+}
+
 describe('fractal-sandbox CLI', () => {
   it('registers the given client and prints the three URLs', async () => {
-    const out: string[] = [];
-    const sandbox = await runCli(
+    const { text: out, io } = capture();
+    const { code, sandbox } = await runCli(
       ['--client-id', 'cli-app', '--client-secret', 'cli-secret', '--redirect-uri', 'http://localhost:4000/cb', '--redirect-uri', 'http://localhost:4001/cb'],
-      { out: (l) => out.push(l), err: (l) => out.push(l) },
+      io,
     );
     if (!sandbox) throw new Error('expected a running sandbox');
     try {
-      const text = out.join('\n');
+      expect(code).toBe(0);
+      const text = out.stdout + out.stderr;
       for (const url of Object.values(sandbox.domains)) expect(text).toContain(url);
       expect(text).toContain('cli-app');
       expect(text).not.toContain('cli-secret');
@@ -25,7 +45,7 @@ describe('fractal-sandbox CLI', () => {
   });
 
   it('--response-shape minimal answers /v2/users/me in the docs example shapes; a bad value is refused', async () => {
-    const sandbox = await runCli(['--response-shape', 'minimal', '--client-id', 'cli-min', '--client-secret', 'cli-min-secret'], { out: () => undefined, err: () => undefined });
+    const { sandbox } = await runCli(['--response-shape', 'minimal', '--client-id', 'cli-min', '--client-secret', 'cli-min-secret'], capture().io);
     if (!sandbox) throw new Error('expected a running sandbox');
     try {
       const client = { clientID: 'cli-min', clientSecret: 'cli-min-secret', redirectUri: DEFAULT_REDIRECT_URI };
@@ -36,16 +56,18 @@ describe('fractal-sandbox CLI', () => {
     } finally {
       await sandbox.close();
     }
-    await expect(runCli(['--response-shape', 'tiny'], { out: () => undefined, err: () => undefined })).rejects.toThrow(/full" or "minimal/);
+    const refused = capture();
+    expect(await runCli(['--response-shape', 'tiny'], refused.io)).toEqual({ code: 2 });
+    expect(refused.text.stderr).toMatch(/full" or "minimal/);
   });
 
   it('registers a client for the example app and prints its credentials when none is given', async () => {
-    const out: string[] = [];
-    const sandbox = await runCli([], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    const { text: out, io } = capture();
+    const { sandbox } = await runCli([], io);
     if (!sandbox) throw new Error('expected a running sandbox');
     try {
-      const id = /client_id\s+(\S+)/.exec(out.join('\n'))?.[1] as string;
-      const secret = /client_secret\s+(\S+)/.exec(out.join('\n'))?.[1] as string;
+      const id = /client_id\s+(\S+)/.exec(out.stdout)?.[1] as string;
+      const secret = /client_secret\s+(\S+)/.exec(out.stdout)?.[1] as string;
       const client = { clientID: id, clientSecret: secret, redirectUri: DEFAULT_REDIRECT_URI };
       const location = await sandbox.authorize(authorizeUrl(sandbox, client));
       expect((await exchangeCode(sandbox, client, codeOf(location))).status).toBe(200);
@@ -54,13 +76,41 @@ describe('fractal-sandbox CLI', () => {
     }
   });
 
-  it('prints usage for --help and rejects unknown options', async () => {
-    const out: string[] = [];
-    expect(await runCli(['--help'], { out: (l) => out.push(l), err: () => undefined })).toBeUndefined();
-    expect(out.join('\n')).toContain('--redirect-uri');
-    await expect(runCli(['--bogus'], { out: () => undefined, err: () => undefined })).rejects.toThrow();
-    await expect(runCli(['--port', 'abc'], { out: () => undefined, err: () => undefined })).rejects.toThrow(/--port/);
+  it('--help prints the usage on stdout and exits 0 without starting anything', async () => {
+    const { text, io } = capture();
+    expect(await runCli(['--help'], io)).toEqual({ code: 0 });
+    expect(text.stdout).toContain('--redirect-uri');
+    expect(text.stderr).toBe('');
   });
+
+  it.each([[['--bogus']], [['--port', 'abc']], [['--port', '70000']], [['positional']]])('wrong usage %j exits 2 with the reason on stderr and nothing on stdout', async (args) => {
+    const { text, io } = capture();
+    expect(await runCli(args, io)).toEqual({ code: 2 });
+    expect(text.stdout).toBe('');
+    expect(text.stderr).toMatch(/^fractal-sandbox: .+\nRun fractal-sandbox --help for usage\.\n$/);
+  });
+
+  it('a port already in use exits 1 (a run-time failure), not 2', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const { port } = busy.address() as { port: number };
+    try {
+      const { text, io } = capture();
+      expect(await runCli(['--port', String(port)], io)).toEqual({ code: 1 });
+      expect(text.stdout).toBe('');
+      expect(text.stderr).toMatch(/^fractal-sandbox: .*EADDRINUSE/);
+    } finally {
+      busy.close();
+    }
+  });
+
+  it('as a process: exit code 2 for wrong usage and 0 for --help', async () => {
+    const [usage, help] = await Promise.all([sandboxCli(['--bogus']), sandboxCli(['--help'])]);
+    expect(usage).toMatchObject({ code: 2, stdout: '' });
+    expect(usage.stderr).toContain('--bogus');
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toContain('Usage: fractal-sandbox');
+  }, 30_000);
 
   it('shuts down cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, ['-r', 'ts-node/register', path.join(__dirname, '../lib/sandbox/cli.ts')], {

@@ -1,8 +1,9 @@
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { ErrorCode } from '../lib/errors';
 import { createFractalVault, generateEncryptionKey, RedisTokenStore } from '../lib/tokens';
 import { startLocalCluster, type LocalCluster } from './helpers/cluster';
-import { randomPrefix } from './helpers/redis';
+import { connectRedis, randomPrefix } from './helpers/redis';
+import { SET } from '../lib/tokens/redis-scripts';
 import { describeTokenStoreContract } from './helpers/vault-store-contract';
 import { expired, startVaultSandbox, type VaultSandbox } from './helpers/vault-sandbox';
 import { forkVaultWorker, stormForOneRefresh } from './helpers/vault-workers';
@@ -138,5 +139,62 @@ describe('RedisTokenStore cacheTtlMs on a 3-master Redis Cluster', () => {
       theirs.disconnect();
     }
   });
-});
 
+  test('a change published while the notification connection is killed and replaced is not hidden by the cache for cacheTtlMs', async () => {
+    const nodes = await localCluster();
+    const [mine, theirs] = [await nodes.connect(), await nodes.connect()];
+    const prefix = randomPrefix('cluster-move');
+    const cached = new RedisTokenStore({ client: mine, prefix, cacheTtlMs: 60_000 });
+    const writer = new RedisTokenStore({ client: theirs, prefix });
+    const direct: Redis[] = [];
+    const node = async (port: number) => {
+      const client = await connectRedis({ port });
+      direct.push(client);
+      return client;
+    };
+    /** Waits until `id` is served from the cache: a change made without a notification stays unseen. */
+    const warm = (id: string, data: string) =>
+      eventually(async () => {
+        await writer.set(id, data, 60_000);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await cached.get(id, { cached: true });
+        await theirs.hset(writer.keysFor(id).tokens, 'd', 'silent');
+        expect(await cached.get(id, { cached: true })).toMatchObject({ data });
+      });
+    try {
+      await warm('cluster-move-probe', 'v0');
+      // The node the cache's pattern subscription lives on.
+      let port: number | undefined;
+      for (const n of nodes.nodes) {
+        const list = String(await (await node(n.port)).call('client', ['list', 'type', 'pubsub']));
+        if (/psub=[1-9]/.test(list)) port = n.port;
+      }
+      expect(port).toBeDefined();
+      const host = await node(port as number);
+      // A user whose record lives on that same node, so one MULTI can kill the subscriber and write.
+      const ranges = (await theirs.call('cluster', ['slots'])) as [number, number, [string, number]][];
+      let id = '';
+      for (let i = 0; !id && i < 500; i++) {
+        const slot = Number(await theirs.call('cluster', ['keyslot', writer.keysFor(`cluster-move-${i}`).tokens]));
+        if (ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1] === port) id = `cluster-move-${i}`;
+      }
+      expect(id).not.toBe('');
+      await warm(id, 'v1');
+      const { tokens, backoff, channel } = writer.keysFor(id);
+      // Another process's write whose notification is published while the cache's subscriber is
+      // gone: ioredis's cluster subscriber would reconnect (maybe elsewhere) without a word.
+      const replies = (await host.multi().call('client', 'kill', 'type', 'pubsub').eval(SET.lua, 2, tokens, backoff, 'v2', 60_000, channel).exec()) as [Error | null, unknown][];
+      expect(replies.map(([err]) => err)).toEqual([null, null]);
+      expect(Number(replies[0]?.[1])).toBeGreaterThan(0);
+      await eventually(async () => expect(await cached.get(id, { cached: true })).toMatchObject({ data: 'v2' }), 5000);
+      // Confirmed again on the new connection: the cache serves reads in process once more.
+      await warm(id, 'v3');
+    } finally {
+      await cached.close();
+      await writer.close();
+      mine.disconnect();
+      theirs.disconnect();
+      for (const client of direct) client.disconnect();
+    }
+  });
+});

@@ -3,8 +3,7 @@ import { ErrorCode } from '../errors';
 import type { FractalError } from '../errors';
 import { ProviderError } from '../errors';
 import type { TokenClient } from '../provider';
-import { isTransient } from '../provider';
-import { withBackoff, type ResolvedClientRetry } from '../provider';
+import { withRetry, type ResolvedRetry } from '../provider';
 import type { AppToken, AppTokenCache } from './token-cache';
 
 export interface AppTokenSettings {
@@ -19,7 +18,7 @@ export interface AppTokenSettings {
   lockTtlMs: number;
   /** How long a caller waits for another process's fetch before giving up. */
   waitTimeoutMs: number;
-  retry: ResolvedClientRetry;
+  retry: ResolvedRetry;
   /** Told when the cache failed and the token was fetched without it. */
   onCacheError: ((err: FractalError) => void) | undefined;
 }
@@ -136,7 +135,7 @@ export class AppTokens {
   async #fetch(): Promise<AppToken> {
     const { tokenClient, scopes, retry } = this.#s;
     const obtainedAt = Date.now();
-    const { tokenSet } = await withBackoff(retry, () => tokenClient.clientCredentials(scopes), (err) => ({ retry: isTransient(err) }));
+    const { tokenSet } = await withRetry(retry, () => tokenClient.clientCredentials(scopes));
     return { accessToken: tokenSet.accessToken, expiresAt: tokenSet.expiresAt, obtainedAt, scopes: tokenSet.scopes };
   }
 

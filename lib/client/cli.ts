@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { describeError, ExitCode, parseOrUsage, processIo, runCommand, UsageError, type CliIo } from '../cli';
 import type { FractalDomains, FractalEnvironment } from '../provider';
 import { FractalClient } from './client';
 import { formatTable } from './table';
@@ -30,10 +31,7 @@ Options:
 
 Exit codes: 0 success, 1 the provider or the network failed, 2 wrong usage or missing credentials.`;
 
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
+export type { CliIo } from '../cli';
 
 interface Report {
   environment: FractalEnvironment;
@@ -42,12 +40,17 @@ interface Report {
   users?: UserVerifications;
 }
 
-/** Runs the CLI; resolves to the exit code. */
-export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  let values: { env?: string; users?: string; 'all-users'?: boolean; json?: boolean; help?: boolean };
-  try {
-    ({ values } = parseArgs({
+/** Runs the CLI; resolves to the exit code (0 ok, 1 the provider or network failed, 2 wrong usage). */
+export function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<ExitCode> {
+  return runCommand('fractal-stats', io, () => stats(argv, env, io), USAGE);
+}
+
+async function stats(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<ExitCode> {
+  const { values } = parseOrUsage(() =>
+    parseArgs({
       args: [...argv],
+      strict: true,
+      allowPositionals: false,
       options: {
         env: { type: 'string' },
         users: { type: 'string' },
@@ -55,38 +58,25 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    io.stderr(`fractal-stats: ${err instanceof Error ? err.message : String(err)}\n\n${USAGE}\n`);
-    return 2;
-  }
+    }),
+  );
   if (values.help) {
     io.stdout(`${USAGE}\n`);
-    return 0;
+    return ExitCode.OK;
   }
   const environment = values.env ?? 'production';
   if (environment !== 'production' && environment !== 'staging') {
-    io.stderr(`fractal-stats: --env must be "production" or "staging", got ${JSON.stringify(environment)}\n`);
-    return 2;
+    throw new UsageError(`--env must be "production" or "staging", got ${JSON.stringify(environment)}`);
   }
   const clientID = env.FRACTAL_CLIENT_ID;
   const clientSecret = env.FRACTAL_CLIENT_SECRET;
   if (!clientID || !clientSecret) {
     const missing = [!clientID && 'FRACTAL_CLIENT_ID', !clientSecret && 'FRACTAL_CLIENT_SECRET'].filter(Boolean).join(' and ');
-    io.stderr(`fractal-stats: set ${missing} to the credentials of your Fractal ID app (see --help)\n`);
-    return 2;
+    throw new UsageError(`set ${missing} to the credentials of your Fractal ID app (see --help)`);
   }
   const userIds = values.users === undefined ? undefined : values.users.split(',').map((id) => id.trim()).filter((id) => id.length > 0);
-  if (userIds !== undefined && userIds.length === 0) {
-    io.stderr('fractal-stats: --users needs at least one user id\n');
-    return 2;
-  }
-  if (userIds !== undefined && values['all-users']) {
-    io.stderr('fractal-stats: --users and --all-users exclude each other\n');
-    return 2;
-  }
+  if (userIds !== undefined && userIds.length === 0) throw new UsageError('--users needs at least one user id');
+  if (userIds !== undefined && values['all-users']) throw new UsageError('--users and --all-users exclude each other');
 
   const domains: Partial<FractalDomains> = {};
   if (env.FRACTAL_AUTH_URL) domains.auth = env.FRACTAL_AUTH_URL;
@@ -95,8 +85,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   try {
     client = new FractalClient({ clientID, clientSecret, environment, domains });
   } catch (err) {
-    io.stderr(`fractal-stats: ${describe(err)}\n`);
-    return 2;
+    // A bad origin in the environment is wrong usage, not a failure of the provider.
+    throw new UsageError(describeError(err));
   }
   try {
     const report: Report = {
@@ -112,10 +102,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
       report.users = wanted === undefined ? all : all.filter((entry) => wanted.has(entry.user_id));
     }
     io.stdout(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderTables(report, userIds)}\n`);
-    return 0;
-  } catch (err) {
-    io.stderr(`fractal-stats: ${describe(err)}\n`);
-    return 1;
+    return ExitCode.OK;
   } finally {
     await client.close();
   }
@@ -155,26 +142,8 @@ function renderTables(report: Report, userIds: readonly string[] | undefined): s
   return sections.join('\n');
 }
 
-/** `code: message`. Library errors never contain the client secret or a token. */
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
-}
-
 if (require.main === module) {
-  runCli(process.argv.slice(2), process.env, {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`fractal-stats: ${describe(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
+  runCli(process.argv.slice(2), process.env, processIo).then((code) => {
+    process.exitCode = code;
+  });
 }

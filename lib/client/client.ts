@@ -1,21 +1,20 @@
-import { resolveDomains, type DomainOptions, type FractalDomains } from '../provider';
+import { lockTtlFor, resolveProviderConfig, tokenClientFor, type FractalDomains, type FractalProviderOptions } from '../provider';
 import { ConfigurationError } from '../errors';
 import type { FractalError } from '../errors';
-import { DEFAULT_TIMEOUT_MS } from '../provider';
 import { CLIENT_STATS_SCOPE } from '../provider';
-import { TokenClient } from '../provider';
 import { fetchFractalUser, type FractalUser } from '../provider';
 import { AppTokens } from './app-tokens';
 import { AppResource } from './resource';
-import { resolveClientRetry, type ClientRetryOptions } from '../provider';
 import { parseCountryVerifications, parseTotalVerifications, parseUserVerifications } from './stats';
 import { MemoryAppTokenCache, type AppTokenCache } from './token-cache';
 import type { CountryVerifications, TotalVerifications, UserVerifications } from './types';
 
-export interface FractalClientOptions extends DomainOptions {
-  clientID: string;
-  /** **Security:** read it from the environment or a secret store; it is never logged or put in errors. */
-  clientSecret: string;
+/**
+ * The shared provider options (`clientID`, `clientSecret`, `environment`, `domains`, `tokenURL`,
+ * `authMethod`, `timeoutMs` default 10 000 ms, `retry`: see {@link FractalProviderOptions}) and the
+ * client's own.
+ */
+export interface FractalClientOptions extends FractalProviderOptions {
   /**
    * Where app tokens are cached. Default: a `MemoryAppTokenCache` of this client (one token
    * request per process and expiry). `RedisAppTokenCache` shares them across processes.
@@ -23,14 +22,6 @@ export interface FractalClientOptions extends DomainOptions {
   tokenCache?: AppTokenCache;
   /** Scopes of the app token. Default `['client.stats:read']`, the only client scope Fractal ID documents. */
   scopes?: readonly string[];
-  /** Token endpoint. Default `<auth origin>/oauth/token`. */
-  tokenURL?: string;
-  /** Client authentication at the token endpoint. Default `client_secret_post` (what Fractal ID documents). */
-  authMethod?: 'client_secret_post' | 'client_secret_basic';
-  /** Timeout of each HTTP request. Default 10 000 ms. */
-  timeoutMs?: number;
-  /** Retries of 429, 5xx and transport failures. Default 3 attempts, 250 ms..2 s jittered backoff, `Retry-After` up to 30 s. */
-  retry?: ClientRetryOptions;
   /** Fetch a new app token this long before the current one expires (at most half its lifetime). Default 60 000 ms. */
   expiryMarginMs?: number;
   /** Lifetime of the cross-process fetch lock. Default: enough for every token attempt to time out, plus 5 s. */
@@ -86,30 +77,16 @@ export class FractalClient {
   readonly #ownCache: AppTokenCache | undefined;
 
   constructor(options: FractalClientOptions) {
-    if (!options || typeof options.clientID !== 'string' || options.clientID.length === 0) {
-      throw new ConfigurationError('FractalClient needs `clientID`: the client ID of your Fractal ID app');
-    }
-    if (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0) {
-      throw new ConfigurationError('FractalClient needs `clientSecret`: the client secret of your Fractal ID app');
-    }
-    const domains = resolveDomains(options);
-    const timeoutMs = positive('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS);
-    const retry = resolveClientRetry(options.retry);
-    const lockTtlMs = positive('lockTtlMs', options.lockTtlMs, timeoutMs * retry.attempts + retry.maxDelayMs * (retry.attempts - 1) + 5000);
+    const provider = resolveProviderConfig(options, 'FractalClient');
+    const { domains, timeoutMs, retry, tokenURL } = provider;
+    const lockTtlMs = positive('lockTtlMs', options.lockTtlMs, lockTtlFor(timeoutMs, retry));
     const scopes = [...(options.scopes ?? [CLIENT_STATS_SCOPE])];
     if (scopes.length === 0) throw new ConfigurationError('FractalClient `scopes` must not be empty; omit it for client.stats:read');
-    const tokenURL = options.tokenURL ?? `${domains.auth}/oauth/token`;
     this.#ownCache = options.tokenCache ? undefined : new MemoryAppTokenCache();
     this.domains = Object.freeze({ ...domains });
     this.#tokens = new AppTokens({
       cache: options.tokenCache ?? (this.#ownCache as AppTokenCache),
-      tokenClient: new TokenClient({
-        tokenURL,
-        clientID: options.clientID,
-        clientSecret: options.clientSecret,
-        timeoutMs,
-        authMethod: options.authMethod ?? 'client_secret_post',
-      }),
+      tokenClient: tokenClientFor(provider),
       tokenURL,
       clientID: options.clientID,
       scopes,

@@ -42,7 +42,9 @@ export class ResourceError extends FractalError {
     const code = codeFor(providerStatus);
     const text = sanitizeProviderText(details.description);
     const error = typeof details.error === 'string' && /^[\w.-]{1,64}$/.test(details.error) ? details.error : undefined;
-    const init: ConstructorParameters<typeof FractalError>[2] = { status: statusFor(code) };
+    // The resource server's 401 and 403 concern this app's credentials, not the visitor: to the
+    // app's own callers every refusal is an upstream failure (502); rate limiting is 503.
+    const init: ConstructorParameters<typeof FractalError>[2] = { status: code === ResourceErrorCode.RATE_LIMITED ? 503 : 502 };
     if (text !== undefined) init.description = text;
     if (error !== undefined) init.error = error;
     super(code, `Fractal ID ${endpoint} endpoint answered ${providerStatus}${text ? `: ${text}` : ''}${hint(code)}`, init);
@@ -70,15 +72,6 @@ function codeFor(status: number): ResourceErrorCode {
   if (status === 429) return ResourceErrorCode.RATE_LIMITED;
   if (status >= 500) return ResourceErrorCode.PROVIDER_UNAVAILABLE;
   return ResourceErrorCode.REQUEST_REJECTED;
-}
-
-function statusFor(code: ResourceErrorCode): number {
-  switch (code) {
-    case ResourceErrorCode.RATE_LIMITED:
-      return 503;
-    default:
-      return 502;
-  }
 }
 
 function hint(code: ResourceErrorCode): string {

@@ -3,13 +3,13 @@ import { ProviderError } from '../errors';
 import { providerRequest } from '../provider';
 import type { AppTokens } from './app-tokens';
 import { ResourceError } from './resource-error';
-import { withBackoff, type ResolvedClientRetry, type RetryVerdict } from '../provider';
+import { withRetry, type ResolvedRetry, type RetryVerdict } from '../provider';
 
 export interface AppResourceSettings {
   resourceURL: string;
   tokens: AppTokens;
   timeoutMs: number;
-  retry: ResolvedClientRetry;
+  retry: ResolvedRetry;
 }
 
 /**
@@ -57,7 +57,7 @@ export class AppResource {
         return parse(res.json);
       }
     };
-    return withBackoff(retry, attempt, (err) => retryVerdict(err, endpoint));
+    return withRetry(retry, attempt, (err) => retryVerdict(err, endpoint));
   }
 }
 

@@ -12,7 +12,7 @@ export class AuthorizationError extends FractalError {
   constructor(error: unknown, description?: unknown, uri?: unknown) {
     const code = isOAuthErrorCode(error) ? error : ErrorCode.INVALID_PROVIDER_RESPONSE;
     const text = sanitizeProviderText(description);
-    const options: ConstructorParameters<typeof FractalError>[2] = { status: statusFor(code), error: code };
+    const options: ConstructorParameters<typeof FractalError>[2] = { error: code };
     if (text !== undefined) options.description = text;
     const safeUri = sanitizeErrorUri(uri);
     if (safeUri !== undefined) options.uri = safeUri;
@@ -29,17 +29,4 @@ export class AuthorizationError extends FractalError {
 /** RFC 6749 section 4.1.2.1: error codes are ASCII %x20-21 / %x23-5B / %x5D-7E; we accept the usual subset. */
 export function isOAuthErrorCode(value: unknown): value is string {
   return typeof value === 'string' && /^[a-z0-9_.-]{1,64}$/i.test(value);
-}
-
-function statusFor(code: string): number {
-  switch (code) {
-    case ErrorCode.ACCESS_DENIED:
-      return 403;
-    case 'server_error':
-      return 502;
-    case 'temporarily_unavailable':
-      return 503;
-    default:
-      return 500;
-  }
 }

@@ -4,6 +4,6 @@ import { FractalError } from './fractal-error';
 /** Thrown synchronously by constructors when options are wrong. The message says how to fix it. */
 export class ConfigurationError extends FractalError {
   constructor(message: string) {
-    super(ErrorCode.CONFIGURATION, message, { status: 500 });
+    super(ErrorCode.CONFIGURATION, message);
   }
 }

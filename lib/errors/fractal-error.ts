@@ -1,14 +1,19 @@
+import { describeCode, statusOf } from './table';
+
 /**
  * Base class of every error this library raises.
  *
  * Branch on `err.code` (a stable string, see {@link ErrorCode}) rather than on `instanceof`:
  * bundlers and duplicated installs can load two copies of a class, but the code survives.
- * `status` is the HTTP status an app should answer with; `error`, `description` and `uri` are the
- * provider's OAuth error fields when the error came from Fractal ID (RFC 6749 section 4.1.2.1 and 5.2).
+ * `status` is the HTTP status an app should answer with (one table for every code: `ERROR_TABLE`);
+ * `error` and `uri` are the provider's OAuth error fields when the error came from Fractal ID
+ * (RFC 6749 section 4.1.2.1 and 5.2).
  *
- * Messages never contain client secrets, tokens or authorization codes. `description` is text from
- * the provider (or from the query string of a callback, which anyone can forge): escape it before
- * rendering it into HTML.
+ * `description` is always set and is what `toJSON()` sends: the provider's sanitised
+ * `error_description` when it sent one, else the code's fixed text from the table. It never holds
+ * `message`, which is for logs (it may name a Redis host or an endpoint). Provider text can come
+ * from a forged callback query: escape `description` before rendering it into HTML.
+ * Messages never contain client secrets, tokens or authorization codes.
  */
 export class FractalError extends Error {
   /** Stable machine-readable code. */
@@ -17,8 +22,8 @@ export class FractalError extends Error {
   readonly status: number;
   /** The OAuth `error` value the provider sent, when there was one. */
   readonly error?: string;
-  /** The provider's `error_description`, sanitised and truncated. */
-  readonly description?: string;
+  /** Safe for a browser: the provider's `error_description` (sanitised, truncated), or the code's fixed text. */
+  readonly description: string;
   /** The provider's `error_uri`, when it was a valid http(s) URL. */
   readonly uri?: string;
 
@@ -36,18 +41,15 @@ export class FractalError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.status = options.status ?? 500;
+    this.status = options.status ?? statusOf(code);
     if (options.error !== undefined) this.error = options.error;
-    if (options.description !== undefined) this.description = options.description;
+    this.description = options.description ?? describeCode(code);
     if (options.uri !== undefined) this.uri = options.uri;
   }
 
-  /** A JSON body that is safe to send to a browser or API client. */
-  toJSON(): { error: string; error_description?: string } {
-    const body: { error: string; error_description?: string } = { error: this.code };
-    const text = this.description ?? this.message;
-    if (text) body.error_description = text;
-    return body;
+  /** A JSON body that is safe to send to a browser or API client: `{ error: code, error_description: description }`. */
+  toJSON(): { error: string; error_description: string } {
+    return { error: this.code, error_description: this.description };
   }
 }
 

@@ -10,3 +10,4 @@ export { ReauthenticationRequiredError } from './reauthentication-required-error
 export { StoreUnavailableError } from './store-unavailable-error';
 export { RefreshThrottledError } from './refresh-throttled-error';
 export { sanitizeProviderText } from './fractal-error';
+export { ERROR_TABLE, statusOf, describeCode } from './table';

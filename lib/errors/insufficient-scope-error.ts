@@ -13,7 +13,6 @@ export class InsufficientScopeError extends FractalError {
     super(
       ErrorCode.INSUFFICIENT_SCOPE,
       `The grant is missing required scopes: ${missingScopes.join(' ')}`,
-      { status: 403 },
     );
     this.missingScopes = [...missingScopes];
     this.grantedScopes = [...grantedScopes];

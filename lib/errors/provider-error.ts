@@ -1,4 +1,4 @@
-import { ErrorCode } from './codes';
+import type { ErrorCode } from './codes';
 import { FractalError, sanitizeProviderText } from './fractal-error';
 
 type ProviderCode =
@@ -24,9 +24,7 @@ export class ProviderError extends FractalError {
     message: string,
     options: { providerStatus?: number; description?: unknown; cause?: unknown } = {},
   ) {
-    const status =
-      code === ErrorCode.PROVIDER_TIMEOUT ? 504 : code === ErrorCode.INVALID_TOKEN ? 401 : 502;
-    const init: ConstructorParameters<typeof FractalError>[2] = { status };
+    const init: ConstructorParameters<typeof FractalError>[2] = {};
     const text = sanitizeProviderText(options.description);
     if (text !== undefined) init.description = text;
     if (options.cause !== undefined) init.cause = options.cause;

@@ -7,6 +7,6 @@ import { FractalError } from './fractal-error';
  */
 export class ReauthenticationRequiredError extends FractalError {
   constructor(message = 'The Fractal ID grant is no longer valid; the user must sign in again', cause?: unknown) {
-    super(ErrorCode.REAUTHENTICATION_REQUIRED, message, cause === undefined ? { status: 401 } : { status: 401, cause });
+    super(ErrorCode.REAUTHENTICATION_REQUIRED, message, cause === undefined ? {} : { cause });
   }
 }

@@ -12,7 +12,7 @@ export class RefreshThrottledError extends FractalError {
 
   constructor(retryAfterMs: number) {
     const retryAfter = Math.max(1, Math.ceil(retryAfterMs / 1000));
-    super(ErrorCode.REFRESH_THROTTLED, `Refreshing the Fractal ID tokens failed recently; the next attempt is allowed in ${retryAfter} s`, { status: 503 });
+    super(ErrorCode.REFRESH_THROTTLED, `Refreshing the Fractal ID tokens failed recently; the next attempt is allowed in ${retryAfter} s`);
     this.retryAfter = retryAfter;
   }
 }

@@ -10,6 +10,6 @@ import { FractalError } from './fractal-error';
  */
 export class StateError extends FractalError {
   constructor(message: string, code: typeof ErrorCode.INVALID_STATE | typeof ErrorCode.INVALID_CALLBACK = ErrorCode.INVALID_STATE) {
-    super(code, message, { status: code === ErrorCode.INVALID_STATE ? 403 : 400 });
+    super(code, message);
   }
 }

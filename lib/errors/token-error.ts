@@ -15,25 +15,11 @@ export class TokenError extends FractalError {
   constructor(error: unknown, description: unknown, uri: unknown, providerStatus: number) {
     const code = isOAuthErrorCode(error) ? error : ErrorCode.INVALID_PROVIDER_RESPONSE;
     const text = sanitizeProviderText(description);
-    const options: ConstructorParameters<typeof FractalError>[2] = { status: statusFor(code), error: code };
+    const options: ConstructorParameters<typeof FractalError>[2] = { error: code };
     if (text !== undefined) options.description = text;
     const safeUri = sanitizeErrorUri(uri);
     if (safeUri !== undefined) options.uri = safeUri;
     super(code, `Fractal ID token endpoint answered ${providerStatus} "${code}"${text ? `: ${text}` : ''}`, options);
     this.providerStatus = providerStatus;
-  }
-}
-
-function statusFor(code: string): number {
-  switch (code) {
-    // A stale or replayed code is the browser's doing (back button, double submit): a client error.
-    case ErrorCode.INVALID_GRANT:
-      return 400;
-    case 'temporarily_unavailable':
-      return 503;
-    case 'server_error':
-      return 502;
-    default:
-      return 500;
   }
 }

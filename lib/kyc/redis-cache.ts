@@ -1,6 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigurationError } from '../errors';
-import { boundedRedisOperation, evalScript, redisScript, type RedisCaller } from '../redis';
+import { RedisAdapter, redisScript } from '../redis';
 import { resolveTtl, type KycCache, type KycCacheEntry, type KycCacheOptions, type KycCacheRead } from './cache';
 
 export interface RedisKycCacheOptions extends KycCacheOptions {
@@ -40,34 +39,29 @@ return 1
  * a cluster too. A failing Redis rejects with `store_unavailable` (503).
  */
 export class RedisKycCache implements KycCache {
-  readonly #client: RedisCaller;
+  readonly #redis: RedisAdapter;
   readonly #prefix: string;
   readonly #ttlMs: number;
-  readonly #limits: { timeoutMs: number; retryAfter: number };
 
   constructor(options: RedisKycCacheOptions) {
-    if (!options || typeof (options.client as unknown as Partial<RedisCaller> | undefined)?.call !== 'function') {
-      throw new ConfigurationError('RedisKycCache needs `client`: an ioredis Redis or Cluster instance');
-    }
-    this.#client = options.client as unknown as RedisCaller;
+    this.#redis = new RedisAdapter('RedisKycCache', options?.client, { operationTimeoutMs: options?.operationTimeoutMs ?? 2000, retryAfterSeconds: 1 });
     this.#prefix = options.prefix ?? 'fractal:kyc:';
     this.#ttlMs = resolveTtl(options.ttlMs);
-    this.#limits = { timeoutMs: options.operationTimeoutMs ?? 2000, retryAfter: 1 };
   }
 
   async read(userId: string): Promise<KycCacheRead> {
     const [entryKey, generationKey] = this.#keys(userId);
-    const values = await this.#run('read the KYC cache', () => this.#client.call('mget', [entryKey, generationKey]));
+    const values = await this.#run('read the KYC cache', () => this.#redis.call('mget', [entryKey, generationKey]));
     const [raw, generation] = Array.isArray(values) ? values : [];
     return { entry: typeof raw === 'string' ? parseEntry(raw) : undefined, generation: typeof generation === 'string' ? generation : '0' };
   }
 
   async write(userId: string, generation: string, entry: KycCacheEntry): Promise<void> {
-    await this.#run('write the KYC cache', () => evalScript(this.#client, WRITE, this.#keys(userId), [generation, JSON.stringify(entry), this.#ttlMs]));
+    await this.#run('write the KYC cache', () => this.#redis.eval(WRITE, this.#keys(userId), [generation, JSON.stringify(entry), this.#ttlMs]));
   }
 
   async invalidate(userId: string): Promise<void> {
-    await this.#run('invalidate the KYC cache', () => evalScript(this.#client, INVALIDATE, this.#keys(userId), [this.#ttlMs + GENERATION_GRACE_MS]));
+    await this.#run('invalidate the KYC cache', () => this.#redis.eval(INVALIDATE, this.#keys(userId), [this.#ttlMs + GENERATION_GRACE_MS]));
   }
 
   #keys(userId: string): [string, string] {
@@ -76,7 +70,7 @@ export class RedisKycCache implements KycCache {
   }
 
   #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    return boundedRedisOperation(this.#client, what, operation, this.#limits);
+    return this.#redis.run(what, operation);
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { StoreUnavailableError } from '../errors';
+import { withoutCommandArgs } from './errors';
 
 /** The part of ioredis the stores use; the same on `Redis` and `Cluster`. */
 export interface RedisCaller {
@@ -42,8 +43,9 @@ export async function boundedRedisOperation<T>(
     return await Promise.race([operation(), timeout]);
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new StoreUnavailableError(`Could not ${what} in Redis (${reason})`, err, limits.retryAfter);
+    // Never the ioredis error itself: it carries the command's arguments (sealed records, tokens).
+    const clean = withoutCommandArgs(err);
+    throw new StoreUnavailableError(`Could not ${what} in Redis (${clean.message})`, clean, limits.retryAfter);
   } finally {
     clearTimeout(timer);
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { ExitCode, parseOrUsage, processIo, runCommand, UsageError, type CliIo } from '../cli';
 import { startSandbox } from './server';
 import type { Sandbox, SandboxClientInput, SandboxResponseShape } from './types';
 
@@ -25,59 +26,84 @@ Options:
   --response-shape <s>  full (default) or minimal: /v2/users/me in the docs' example shapes
   --verbose             log one line per request
   -h, --help            show this help
+
+Exit codes: 0 stopped by SIGINT/SIGTERM (or --help), 1 could not start or stop (e.g. port in use),
+2 wrong usage.
 `;
 
-export interface CliIO {
-  out: (line: string) => void;
-  err: (line: string) => void;
+export type { CliIo } from '../cli';
+
+/** What {@link runCli} did: the exit code so far, and the running sandbox when it started one. */
+export interface CliResult {
+  code: ExitCode;
+  sandbox?: Sandbox;
 }
 
-/** Starts the sandbox from command-line arguments and prints how to use it. */
-export async function runCli(argv: readonly string[], io: CliIO): Promise<Sandbox | undefined> {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      'client-id': { type: 'string' },
-      'client-secret': { type: 'string' },
-      'redirect-uri': { type: 'string', multiple: true },
-      'auto-approve': { type: 'boolean' },
-      'response-shape': { type: 'string' },
-      verbose: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-    allowPositionals: false,
+/**
+ * Starts the sandbox from command-line arguments and prints how to use it. Never throws: wrong
+ * usage is code 2, a sandbox that cannot start (a port in use) code 1, both with a message on stderr.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<CliResult> {
+  let sandbox: Sandbox | undefined;
+  const code = await runCommand('fractal-sandbox', io, async () => {
+    sandbox = await start(argv, io);
+    return ExitCode.OK;
   });
+  return sandbox ? { code, sandbox } : { code };
+}
+
+async function start(argv: readonly string[], io: CliIo): Promise<Sandbox | undefined> {
+  const { values } = parseOrUsage(() =>
+    parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'client-id': { type: 'string' },
+        'client-secret': { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'auto-approve': { type: 'boolean' },
+        'response-shape': { type: 'string' },
+        verbose: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }),
+  );
   if (values.help) {
-    io.out(USAGE);
+    io.stdout(USAGE);
     return undefined;
   }
+  const shape = values['response-shape'];
+  if (shape !== undefined && shape !== 'full' && shape !== 'minimal') throw new UsageError(`--response-shape must be "full" or "minimal", got ${JSON.stringify(shape)}`);
   const port = values.port === undefined ? 0 : Number(values.port);
-  if (!Number.isInteger(port)) throw new Error(`--port must be an integer, got ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${values.port}`);
   const sandbox = await startSandbox({
     port,
     ...(values.host !== undefined && { host: values.host }),
     autoApprove: values['auto-approve'] === true,
-    ...(values['response-shape'] !== undefined && { responseShape: values['response-shape'] as SandboxResponseShape }),
-    ...(values.verbose && { logger: (line: string) => io.err(line) }),
+    ...(shape !== undefined && { responseShape: shape satisfies SandboxResponseShape }),
+    ...(values.verbose && { logger: (line: string) => io.stderr(`${line}\n`) }),
   });
   try {
     const client: SandboxClientInput = { redirectUris: values['redirect-uri'] ?? [DEFAULT_REDIRECT_URI], name: 'Local app' };
     if (values['client-id'] !== undefined) client.clientID = values['client-id'];
     if (values['client-secret'] !== undefined) client.clientSecret = values['client-secret'];
     const credentials = sandbox.registerClient(client);
-    io.out('Fractal ID sandbox (test emulator, never use in production)');
-    io.out(`  frontend  ${sandbox.domains.frontend}`);
-    io.out(`  auth      ${sandbox.domains.auth}`);
-    io.out(`  resource  ${sandbox.domains.resource}`);
-    io.out(`  client_id      ${credentials.clientID}`);
+    const lines = [
+      'Fractal ID sandbox (test emulator, never use in production)',
+      `  frontend  ${sandbox.domains.frontend}`,
+      `  auth      ${sandbox.domains.auth}`,
+      `  resource  ${sandbox.domains.resource}`,
+      `  client_id      ${credentials.clientID}`,
+    ];
     // The user asked for these credentials; printing a secret they chose themselves adds nothing.
-    if (values['client-secret'] === undefined) io.out(`  client_secret  ${credentials.clientSecret}`);
-    io.out(`  redirect_uri   ${client.redirectUris.join(' ')}`);
+    if (values['client-secret'] === undefined) lines.push(`  client_secret  ${credentials.clientSecret}`);
+    lines.push(`  redirect_uri   ${client.redirectUris.join(' ')}`);
+    io.stdout(`${lines.join('\n')}\n`);
     if (values.host !== undefined && !/^(127\.|localhost$|::1$|\[::1\]$)/.test(values.host)) {
-      io.err('Warning: bound to a non-loopback interface. The sandbox has no real authentication; keep it off shared networks.');
+      io.stderr('Warning: bound to a non-loopback interface. The sandbox has no real authentication; keep it off shared networks.\n');
     }
     return sandbox;
   } catch (err) {
@@ -87,23 +113,16 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<Sandbo
 }
 
 async function main(): Promise<void> {
-  const io: CliIO = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
-  let sandbox: Sandbox | undefined;
-  try {
-    sandbox = await runCli(process.argv.slice(2), io);
-  } catch (err) {
-    io.err(`fractal-sandbox: ${err instanceof Error ? err.message : String(err)}`);
-    io.err('Run fractal-sandbox --help for usage.');
-    process.exitCode = 2;
+  const { code, sandbox } = await runCli(process.argv.slice(2), processIo);
+  if (!sandbox) {
+    process.exitCode = code;
     return;
   }
-  if (!sandbox) return;
-  const running = sandbox;
   const stop = (signal: NodeJS.Signals) => {
-    io.err(`Received ${signal}, shutting down`);
-    running.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+    processIo.stderr(`Received ${signal}, shutting down\n`);
+    sandbox.close().then(
+      () => process.exit(ExitCode.OK),
+      () => process.exit(ExitCode.FAILURE),
     );
   };
   process.once('SIGINT', stop);

@@ -31,7 +31,7 @@ export interface EmbeddedCallbackOptions {
 /** A POST callback whose `Origin` header is missing or not the app's own. */
 export class OriginError extends FractalError {
   constructor(message: string) {
-    super(ErrorCode.INVALID_ORIGIN, message, { status: 403 });
+    super(ErrorCode.INVALID_ORIGIN, message);
   }
 }
 

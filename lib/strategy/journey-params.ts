@@ -17,7 +17,7 @@ export type FractalJourneyCurrency = (typeof JOURNEY_CURRENCIES)[number];
 /** A per-request `method` or `currency` is not one of the documented values; nothing was sent to the provider. */
 export class JourneyOptionError extends FractalError {
   constructor(message: string) {
-    super(ErrorCode.INVALID_JOURNEY_OPTION, message, { status: 400 });
+    super(ErrorCode.INVALID_JOURNEY_OPTION, message);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { StrategyCreatedStatic } from 'passport';
 import { ConfigurationError } from '../errors';
-import { resolveDomains, isLoopbackHost, type FractalDomains, type FractalEnvironment, type FractalProfile, type TokenClient } from '../provider';
+import { resolveProviderConfig, isLoopbackHost, type FractalDomains, type FractalEnvironment, type FractalProfile, type TokenClient, type TokenEndpointAuthMethod } from '../provider';
 import { DEFAULT_SCOPES, missingScopes, normalizeScopes, validateUserScopes } from '../provider';
 import type { RedisCaller } from '../redis';
 import { RedisConsumptionGuard } from './consumption-guard';
@@ -53,10 +53,12 @@ export interface FractalStrategyOptionsBase extends JourneyOptions, EmbeddedCall
   stateTTL?: number;
   /** Pending sign-ins kept per session (oldest evicted). Default 10. */
   maxPendingStates?: number;
-  /** Timeout of each request to Fractal ID, in ms. Default 10 000. */
+  /** Timeout of each request to Fractal ID, in ms. Default 10 000 (the same for the vault and the client). */
   timeoutMs?: number;
   /** Client authentication at the token endpoint. Default `client_secret_post` (provider docs). */
-  tokenEndpointAuthMethod?: 'client_secret_post' | 'client_secret_basic';
+  authMethod?: TokenEndpointAuthMethod;
+  /** @deprecated Use `authMethod` (the name the vault and the client use); read when `authMethod` is absent. */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
   /**
    * Shares the once-only claim of each callback across processes through Redis (`SET NX PX` on a
    * digest of the state), so concurrent deliveries of one callback make one code exchange even
@@ -163,18 +165,11 @@ export function storeOptions(options: FractalStrategyOptionsBase): SessionStateS
 export function checkOptions(options: FractalStrategyOptionsBase, verify: unknown) {
   if (typeof options !== 'object' || options === null) throw new ConfigurationError('FractalStrategy needs an options object');
   if (typeof verify !== 'function') throw new ConfigurationError('FractalStrategy needs a verify function as second argument');
-  if (typeof options.clientID !== 'string' || options.clientID.length === 0) {
-    throw new ConfigurationError('FractalStrategy needs clientID (from your Fractal ID developer dashboard)');
-  }
-  if (typeof options.clientSecret !== 'string' || options.clientSecret.length === 0) {
-    throw new ConfigurationError('FractalStrategy needs clientSecret (from your Fractal ID developer dashboard)');
-  }
+  // Credentials, origins, timeout and token endpoint authentication: resolved as the vault and the client do.
+  const provider = resolveProviderConfig(options, 'FractalStrategy');
   if (typeof options.callbackURL !== 'string') throw new ConfigurationError('FractalStrategy needs callbackURL, the redirect URI registered at Fractal ID');
   const callbackURL = checkCallbackURL(options.callbackURL);
-  const domains = resolveDomains({
-    ...(options.environment !== undefined ? { environment: options.environment } : {}),
-    ...(options.domains !== undefined ? { domains: options.domains } : {}),
-  });
+  const { domains } = provider;
   let scopes = normalizeScopes(options.scope);
   if (scopes.length === 0) scopes = [...DEFAULT_SCOPES];
   validateUserScopes(scopes, { allowUnknown: options.allowUnknownScopes === true });
@@ -192,7 +187,7 @@ export function checkOptions(options: FractalStrategyOptionsBase, verify: unknow
   }
   const journey = checkJourneyConfig(options);
   const postOrigins = checkPostOrigins(options.callbackPostOrigins, callbackURL);
-  return { callbackURL, domains, scopes, requiredScopes, journey, postOrigins };
+  return { callbackURL, domains, scopes, requiredScopes, journey, postOrigins, provider };
 }
 
 /** RFC 6749 section 3.1.2: absolute, no fragment; HTTPS except on loopback (provider docs). */

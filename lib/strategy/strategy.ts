@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import OAuth2Strategy from 'passport-oauth2';
 import { ConfigurationError, FractalError } from '../errors';
 import type { StateError } from '../errors';
-import { DEFAULT_SCOPES, missingScopes, normalizeScopes, validateUserScopes, TokenClient, type FractalDomains, type FractalProfile } from '../provider';
+import { DEFAULT_SCOPES, missingScopes, normalizeScopes, validateUserScopes, tokenClientFor, type TokenClient, type FractalDomains, type FractalProfile } from '../provider';
 import { authorizationLocation, createPkcePair } from './authorization-request';
 import { handleCallback, loadProfile, type CallbackContext } from './callback';
 import { isCallbackRequest, readCallbackQuery, type CallbackQuery } from './callback-query';
@@ -59,7 +59,7 @@ export class FractalStrategy extends OAuth2Strategy {
     const checked = checkOptions(options, verify);
     const store = options.store ?? new SessionStateStore(storeOptions(options));
     const authorizationURL = `${checked.domains.frontend}/authorize`;
-    const tokenURL = `${checked.domains.auth}/oauth/token`;
+    const tokenURL = checked.provider.tokenURL;
     super(
       { authorizationURL, tokenURL, clientID: options.clientID, clientSecret: options.clientSecret, callbackURL: checked.callbackURL, passReqToCallback: true },
       // passport-oauth2 never calls this: both legs are ours (see authenticate).
@@ -67,9 +67,6 @@ export class FractalStrategy extends OAuth2Strategy {
     );
     this.name = options.name ?? 'fractal';
     this.domains = checked.domains;
-    const tokenOptions: ConstructorParameters<typeof TokenClient>[0] = { tokenURL, clientID: options.clientID, clientSecret: options.clientSecret };
-    if (options.timeoutMs !== undefined) tokenOptions.timeoutMs = options.timeoutMs;
-    if (options.tokenEndpointAuthMethod !== undefined) tokenOptions.authMethod = options.tokenEndpointAuthMethod;
     this._config = {
       verify: verify as AnyVerify,
       passReqToCallback: options.passReqToCallback === true,
@@ -78,8 +75,8 @@ export class FractalStrategy extends OAuth2Strategy {
       allowUnknownScopes: options.allowUnknownScopes === true,
       callbackURL: checked.callbackURL,
       stateStore: store,
-      tokens: new TokenClient(tokenOptions),
-      timeoutMs: options.timeoutMs,
+      tokens: tokenClientFor(checked.provider),
+      timeoutMs: checked.provider.timeoutMs,
       ensureWallet: options.ensureWallet,
       returnTo: options.returnTo,
       skipUserProfile: options.skipUserProfile,

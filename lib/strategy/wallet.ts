@@ -10,7 +10,7 @@ export const MAX_WALLET_LENGTH = 256;
 /** A wallet address given for `ensure_wallet` was rejected before it reached the provider. */
 export class WalletError extends FractalError {
   constructor(message: string) {
-    super(ErrorCode.INVALID_WALLET, message, { status: 400 });
+    super(ErrorCode.INVALID_WALLET, message);
   }
 }
 

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ErrorCode } from '../errors';
-import { safeReturnTo } from '../strategy';
+import { describeCode, ErrorCode } from '../errors';
 import { missingScopes } from '../provider';
+import { outcomeForError, respondToOutcome, type GuardOutcome, type ResponderSettings } from './responder';
 import type { FractalRequestContext } from './types';
 
 export interface RequireOptions {
@@ -9,98 +9,76 @@ export interface RequireOptions {
   scopes?: readonly string[];
 }
 
-export interface GuardSettings {
-  signInPath: string;
-  realm: string;
+export interface GuardSettings extends ResponderSettings {
   context: (req: Request) => FractalRequestContext;
 }
+
+/**
+ * Decides what a guard does with one request, from the request and the signed-in user's
+ * `req.fractal` context; never answers itself. Reject or throw only for the unexpected: the guard
+ * maps a thrown error with {@link outcomeForError}. A KYC guard is another decider, e.g.
+ * `async (req, ctx) => (await ctx.getAccessToken(), isApproved(...) ? { kind: 'allow' } : { kind: 'refuse', status: 403, ... })`,
+ * given to `vault.guard(decider)`; {@link decideSignedIn} first gives it the sign-in rules.
+ */
+export type GuardDecider = (req: Request, ctx: FractalRequestContext) => Promise<GuardOutcome>;
 
 /** `error` of the 401 answer when nobody is signed in (a grant that is gone says `reauthentication_required`). */
 export const AUTHENTICATION_REQUIRED = ErrorCode.AUTHENTICATION_REQUIRED;
 
+/** A guard: `decide`, then answer through the one responder. */
+export function guard(settings: GuardSettings, decide: GuardDecider): RequestHandler {
+  return async function fractalGuard(req: Request, res: Response, next: NextFunction): Promise<void> {
+    let outcome: GuardOutcome;
+    try {
+      outcome = await decide(req, settings.context(req));
+    } catch (err) {
+      outcome = outcomeForError(err);
+    }
+    respondToOutcome(req, res, next, outcome, settings);
+  };
+}
+
+/**
+ * The rules every guard starts with: someone is signed in and has a valid access token (refreshed
+ * if needed). `undefined` when both hold, else the outcome (sign-in, 503, or the error passed on).
+ */
+export async function decideSignedIn(ctx: FractalRequestContext): Promise<GuardOutcome | undefined> {
+  if (ctx.userId === undefined) return { kind: 'sign-in', error: AUTHENTICATION_REQUIRED, description: describeCode(AUTHENTICATION_REQUIRED) };
+  try {
+    await ctx.getAccessToken();
+    return undefined;
+  } catch (err) {
+    return outcomeForError(err);
+  }
+}
+
+/** The decider of `vault.require({ scopes })`: signed in, then every required scope granted. */
+export function requireScopes(required: readonly string[]): GuardDecider {
+  const scopes = [...required];
+  return async (_req, ctx) => {
+    const signedIn = await decideSignedIn(ctx);
+    if (signedIn) return signedIn;
+    const missing = missingScopes(scopes, await ctx.getGrantedScopes());
+    if (missing.length === 0) return { kind: 'allow' };
+    return {
+      kind: 'refuse',
+      status: 403,
+      error: ErrorCode.INSUFFICIENT_SCOPE,
+      description: `The Fractal ID authorization lacks the scopes: ${missing.join(' ')}`,
+      scope: missing,
+    };
+  };
+}
+
 /**
  * Lets a request through only with a valid Fractal ID access token (refreshed if needed) and the
- * given scopes. Otherwise:
- * - not signed in, or grant gone: browsers (Accept: text/html) are redirected to `signInPath`
- *   with `returnTo`; API clients get 401 JSON and `WWW-Authenticate` (RFC 6750 section 3);
- * - missing scopes: 403 `insufficient_scope` (RFC 6750 section 3.1);
- * - token store down: 503 `store_unavailable` with `Retry-After`;
- * - the token expired and its refresh is in backoff after a failure: 503 `refresh_throttled` with
- *   `Retry-After`.
- * Other errors (the provider kept failing) go to `next(err)`; `err.status` says 502 or 504.
- * A revoked grant's tokens are deleted before the redirect, so the next visit is simply signed
- * out: there is no loop.
+ * given scopes. Otherwise: not signed in, or grant gone: sign-in redirect (browsers) or 401;
+ * missing scopes: 403 `insufficient_scope`; token store down or refresh in backoff: 503 with
+ * `Retry-After`; other errors (the provider kept failing) to `next(err)`. A revoked grant's tokens
+ * are deleted before the redirect, so the next visit is simply signed out: there is no loop.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  */
 export function requireFractal(settings: GuardSettings, options: RequireOptions = {}): RequestHandler {
-  const required = [...(options.scopes ?? [])];
-  return async function requireFractalTokens(req: Request, res: Response, next: NextFunction): Promise<void> {
-    const ctx = settings.context(req);
-    if (ctx.userId === undefined) {
-      unauthenticated(req, res, settings, AUTHENTICATION_REQUIRED, 'Sign in with Fractal ID to continue');
-      return;
-    }
-    try {
-      await ctx.getAccessToken();
-      const missing = missingScopes(required, await ctx.getGrantedScopes());
-      if (missing.length > 0) {
-        insufficientScope(req, res, settings, missing);
-        return;
-      }
-    } catch (err) {
-      const code = (err as { code?: unknown } | null)?.code;
-      if (code === ErrorCode.REAUTHENTICATION_REQUIRED) {
-        unauthenticated(req, res, settings, ErrorCode.REAUTHENTICATION_REQUIRED, 'The Fractal ID authorization is no longer valid; sign in again', true);
-        return;
-      }
-      if (code === ErrorCode.STORE_UNAVAILABLE || code === ErrorCode.REFRESH_THROTTLED) {
-        const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
-        res.setHeader('Retry-After', String(typeof retryAfter === 'number' ? retryAfter : 1));
-        // Fixed texts: the store's messages name Redis hosts, which clients need not see.
-        const text = code === ErrorCode.STORE_UNAVAILABLE
-          ? 'The token store is unavailable; try again shortly'
-          : 'Fractal ID could not renew the authorization just now; try again shortly';
-        answer(req, res, 503, code, text);
-        return;
-      }
-      next(err);
-      return;
-    }
-    next();
-  };
-}
-
-function wantsHtml(req: Request): boolean {
-  return (req.get('accept') ?? '').toLowerCase().includes('text/html');
-}
-
-function unauthenticated(req: Request, res: Response, settings: GuardSettings, error: string, description: string, invalidToken = false): void {
-  if (wantsHtml(req)) {
-    const safe = req.method === 'GET' || req.method === 'HEAD';
-    const returnTo = safe ? safeReturnTo(req.originalUrl) : undefined;
-    const target = returnTo === undefined ? settings.signInPath : `${settings.signInPath}?returnTo=${encodeURIComponent(returnTo)}`;
-    // 303 after an unsafe method, so the browser does not replay a form post at the sign-in route.
-    res.redirect(safe ? 302 : 303, target);
-    return;
-  }
-  const challenge = invalidToken
-    ? `Bearer realm="${settings.realm}", error="invalid_token", error_description="${description}"`
-    : `Bearer realm="${settings.realm}"`;
-  res.setHeader('WWW-Authenticate', challenge);
-  answer(req, res, 401, error, description);
-}
-
-function insufficientScope(req: Request, res: Response, settings: GuardSettings, missing: readonly string[]): void {
-  res.setHeader('WWW-Authenticate', `Bearer realm="${settings.realm}", error="insufficient_scope", scope="${missing.join(' ')}"`);
-  answer(req, res, 403, ErrorCode.INSUFFICIENT_SCOPE, `The Fractal ID authorization lacks the scopes: ${missing.join(' ')}`);
-}
-
-function answer(req: Request, res: Response, status: number, error: string, description: string): void {
-  res.status(status);
-  if (wantsHtml(req)) {
-    res.type('text/plain').send(description);
-  } else {
-    res.json({ error, error_description: description });
-  }
+  return guard(settings, requireScopes(options.scopes ?? []));
 }

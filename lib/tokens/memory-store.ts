@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { ExpiringMap } from '../memory';
+import { backoffCeiling } from '../provider';
 import type { StoredTokens, TokenStore } from './store';
 
 export interface MemoryTokenStoreOptions {
@@ -10,18 +12,11 @@ export interface MemoryTokenStoreOptions {
 interface Entry {
   version: number;
   data?: string;
-  expiresAt: number;
-}
-
-interface Lock {
-  token: string;
-  expiresAt: number;
 }
 
 interface Backoff {
   failures: number;
   until: number;
-  expiresAt: number;
 }
 
 const DEFAULT_TOMBSTONE_TTL_MS = 24 * 60 * 60 * 1000;
@@ -33,9 +28,10 @@ const SWEEP_INTERVAL_MS = 60_000;
  * is shared between processes and everything is lost on restart. Records are still encrypted.
  */
 export class MemoryTokenStore implements TokenStore {
-  readonly #entries = new Map<string, Entry>();
-  readonly #locks = new Map<string, Lock>();
-  readonly #backoffs = new Map<string, Backoff>();
+  readonly #entries = new ExpiringMap<Entry>();
+  /** Lock owner tokens. */
+  readonly #locks = new ExpiringMap<string>();
+  readonly #backoffs = new ExpiringMap<Backoff>();
   readonly #events = new EventEmitter();
   readonly #tombstoneTtlMs: number;
   readonly #sweeper: NodeJS.Timeout;
@@ -57,7 +53,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async compareAndSet(userId: string, expectedVersion: number, data: string, ttlMs: number, lockToken: string): Promise<number | null> {
-    if (this.#lock(userId)?.token !== lockToken) return null;
+    if (this.#locks.get(userId) !== lockToken) return null;
     const entry = this.#entry(userId);
     if (entry?.data === undefined || entry.version !== expectedVersion) return null;
     return this.#write(userId, data, ttlMs);
@@ -68,20 +64,20 @@ export class MemoryTokenStore implements TokenStore {
     if (entry?.data === undefined) return false;
     if (expectedVersion !== undefined && entry.version !== expectedVersion) return false;
     const version = entry.version + 1;
-    this.#entries.set(userId, { version, expiresAt: Date.now() + this.#tombstoneTtlMs });
+    this.#entries.set(userId, { version }, this.#tombstoneTtlMs);
     this.#events.emit(userId);
     return true;
   }
 
   async acquireLock(userId: string, ttlMs: number): Promise<string | null> {
-    if (this.#lock(userId)) return null;
+    if (this.#locks.get(userId) !== undefined) return null;
     const token = randomBytes(16).toString('base64url');
-    this.#locks.set(userId, { token, expiresAt: Date.now() + ttlMs });
+    this.#locks.set(userId, token, ttlMs);
     return token;
   }
 
   async releaseLock(userId: string, lockToken: string): Promise<boolean> {
-    if (this.#lock(userId)?.token !== lockToken) return false;
+    if (this.#locks.get(userId) !== lockToken) return false;
     this.#locks.delete(userId);
     this.#events.emit(userId);
     return true;
@@ -89,22 +85,22 @@ export class MemoryTokenStore implements TokenStore {
 
   async noteRefreshFailure(userId: string, backoff: { baseMs: number; maxMs: number }): Promise<number> {
     const now = Date.now();
-    const failures = (this.#backoff(userId)?.failures ?? 0) + 1;
-    const delay = Math.floor(Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(failures - 1, 60)));
-    this.#backoffs.set(userId, { failures, until: now + delay, expiresAt: now + delay + backoff.maxMs });
+    const failures = (this.#backoffs.get(userId)?.failures ?? 0) + 1;
+    const delay = backoffCeiling(failures, backoff.baseMs, backoff.maxMs);
+    this.#backoffs.set(userId, { failures, until: now + delay }, delay + backoff.maxMs);
     return delay;
   }
 
   async refreshBackoffMs(userId: string): Promise<number> {
-    const backoff = this.#backoff(userId);
+    const backoff = this.#backoffs.get(userId);
     return backoff ? Math.max(0, backoff.until - Date.now()) : 0;
   }
 
   waitForChange(userId: string, knownVersion: number, timeoutMs: number): Promise<void> {
-    const lock = this.#lock(userId);
-    if ((this.#entry(userId)?.version ?? 0) !== knownVersion || !lock) return Promise.resolve();
+    const lockExpiresAt = this.#locks.expiresAt(userId);
+    if ((this.#entry(userId)?.version ?? 0) !== knownVersion || lockExpiresAt === undefined) return Promise.resolve();
     // A lock that simply expires emits nothing: wake up when it does.
-    const wait = Math.max(0, Math.min(timeoutMs, lock.expiresAt - Date.now() + 1));
+    const wait = Math.max(0, Math.min(timeoutMs, lockExpiresAt - Date.now() + 1));
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -122,37 +118,17 @@ export class MemoryTokenStore implements TokenStore {
 
   #write(userId: string, data: string, ttlMs: number): number {
     const version = (this.#entry(userId)?.version ?? 0) + 1;
-    this.#entries.set(userId, { version, data, expiresAt: Date.now() + ttlMs });
+    this.#entries.set(userId, { version, data }, ttlMs);
     this.#backoffs.delete(userId);
     this.#events.emit(userId);
     return version;
   }
 
   #entry(userId: string): Entry | undefined {
-    return unexpired(this.#entries, userId);
-  }
-
-  #lock(userId: string): Lock | undefined {
-    return unexpired(this.#locks, userId);
-  }
-
-  #backoff(userId: string): Backoff | undefined {
-    return unexpired(this.#backoffs, userId);
+    return this.#entries.get(userId);
   }
 
   #sweep(): void {
-    for (const map of [this.#entries, this.#locks, this.#backoffs] as Map<string, { expiresAt: number }>[]) {
-      for (const userId of map.keys()) unexpired(map, userId);
-    }
+    for (const map of [this.#entries, this.#locks, this.#backoffs]) map.sweep();
   }
-}
-
-/** The value under `key` unless it has expired (then it is deleted): Redis's lazy expiry, in memory. */
-function unexpired<V extends { expiresAt: number }>(map: Map<string, V>, key: string): V | undefined {
-  const value = map.get(key);
-  if (value && value.expiresAt <= Date.now()) {
-    map.delete(key);
-    return undefined;
-  }
-  return value;
 }

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
-import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis';
+import { ChangeNotifications, pxTtl as ttl, RedisAdapter, UncertainTokens, type RedisScript } from '../redis';
 import { LocalRecordCache } from './local-cache';
 import { ACQUIRE_LOCK, COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
@@ -45,22 +45,7 @@ export interface RedisTokenStoreOptions {
   cacheMaxEntries?: number;
 }
 
-type Client = RedisCaller;
-
-interface Subscriber {
-  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
-  on(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'ready' | 'close' | 'reconnecting' | 'end', listener: () => void): unknown;
-  subscribe(...channels: string[]): Promise<unknown>;
-  unsubscribe(...channels: string[]): Promise<unknown>;
-  psubscribe(...patterns: string[]): Promise<unknown>;
-  disconnect(): void;
-}
-
 const SUBSCRIBE_WAIT_MS = 250;
-/** Bound on remembered lock attempts of unknown outcome (see `acquireLock`). */
-const MAX_UNCERTAIN_LOCKS = 1000;
 
 /**
  * Token records in Redis or Redis Cluster, shared by every process of an app. Keys hold no raw
@@ -69,39 +54,31 @@ const MAX_UNCERTAIN_LOCKS = 1000;
  * refreshes); the hash tag puts them in one cluster slot.
  */
 export class RedisTokenStore implements TokenStore {
-  readonly #client: Client;
-  readonly #source: Redis | Cluster;
+  readonly #redis: RedisAdapter;
+  readonly #notifications: ChangeNotifications;
   readonly #prefix: string;
-  readonly #timeoutMs: number;
   readonly #pollMs: number;
   readonly #tombstoneTtlMs: number;
   readonly #idSecret: string | undefined;
-  readonly #retryAfter: number;
-  readonly #listeners = new Map<string, Set<() => void>>();
   readonly #cache: LocalRecordCache<StoredTokens | null> | undefined;
-  /** Counts subscriber connection losses, so a subscription confirmed for an older connection is ignored. */
-  #connection = 0;
-  #cacheSubscribed = false;
-  #subscriber: Subscriber | undefined;
+  #cacheWatched = false;
   /** Lock attempts that failed without an answer, by user id (see `acquireLock`). */
-  readonly #uncertainLocks = new Map<string, { token: string; expiresAt: number }>();
+  readonly #uncertainLocks = new UncertainTokens();
 
   constructor(options: RedisTokenStoreOptions) {
-    if (!options || typeof options.client?.call !== 'function') {
-      throw new ConfigurationError('RedisTokenStore needs `client`: an ioredis Redis or Cluster instance');
-    }
+    this.#redis = new RedisAdapter('RedisTokenStore', options?.client, {
+      operationTimeoutMs: options.operationTimeoutMs ?? 2000,
+      retryAfterSeconds: options.retryAfterSeconds ?? 1,
+    });
+    this.#notifications = new ChangeNotifications(options.client);
     const prefix = options.prefix ?? 'fractal:';
     if (/[{}]/.test(prefix)) {
       throw new ConfigurationError('RedisTokenStore `prefix` must not contain { or }: the store adds its own hash tag per user');
     }
-    this.#source = options.client;
-    this.#client = options.client as unknown as Client;
     this.#prefix = prefix;
-    this.#timeoutMs = options.operationTimeoutMs ?? 2000;
     this.#pollMs = options.pollIntervalMs ?? 500;
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 24 * 60 * 60 * 1000;
     this.#idSecret = options.idSecret;
-    this.#retryAfter = options.retryAfterSeconds ?? 1;
     const cacheTtlMs = options.cacheTtlMs ?? 0;
     if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) throw new ConfigurationError('RedisTokenStore `cacheTtlMs` must be 0 (off) or a positive number of ms');
     if (cacheTtlMs > 0) {
@@ -124,7 +101,7 @@ export class RedisTokenStore implements TokenStore {
     if (!cache) return this.#read(tokens);
     const hit = cache.get(tokens);
     if (hit !== undefined) return hit;
-    if (!this.#cacheSubscribed) this.#subscribeForCache();
+    if (!this.#cacheWatched) this.#watchForCache();
     const generation = cache.generation(tokens);
     const stored = await this.#read(tokens);
     cache.keep(tokens, generation, stored);
@@ -154,22 +131,13 @@ export class RedisTokenStore implements TokenStore {
 
   acquireLock(userId: string, ttlMs: number): Promise<string | null> {
     const { lock } = this.keysFor(userId);
-    // Taken out of the map at once: of concurrent callers, only one can reuse it.
-    const uncertain = this.#uncertainLocks.get(userId);
-    this.#uncertainLocks.delete(userId);
-    const token = uncertain && uncertain.expiresAt > Date.now() ? uncertain.token : randomBytes(16).toString('base64url');
+    const token = this.#uncertainLocks.take(userId) ?? randomBytes(16).toString('base64url');
     return this.#run('take the refresh lock', async () =>
       Number(await this.#eval(ACQUIRE_LOCK, [lock], [token, ttl(ttlMs)])) === 1 ? token : null,
     ).catch((err: unknown) => {
       // The lock may have been taken all the same (lost reply): the next attempt here reuses the
       // token, so it recognises that lock as its own instead of waiting lockTtlMs for it.
-      const now = Date.now();
-      // Bounded during a long outage: the oldest entries go first (a Map iterates in insertion order).
-      for (const [id, entry] of this.#uncertainLocks) {
-        if (entry.expiresAt > now && this.#uncertainLocks.size < MAX_UNCERTAIN_LOCKS) break;
-        this.#uncertainLocks.delete(id);
-      }
-      this.#uncertainLocks.set(userId, { token, expiresAt: now + ttlMs });
+      this.#uncertainLocks.remember(userId, token, ttlMs);
       throw err;
     });
   }
@@ -203,7 +171,7 @@ export class RedisTokenStore implements TokenStore {
       signalled = true;
       pending?.();
     };
-    const subscribed = this.#listen(channel, wake);
+    const subscribed = this.#notifications.listen(channel, wake);
     try {
       // Subscribe before looking, so a change between the look and the wait is not missed.
       await raceTimeout(subscribed, Math.min(SUBSCRIBE_WAIT_MS, timeoutMs));
@@ -226,21 +194,19 @@ export class RedisTokenStore implements TokenStore {
         pending = undefined;
       }
     } finally {
-      this.#unlisten(channel, wake);
+      this.#notifications.unlisten(channel, wake);
     }
   }
 
   async close(): Promise<void> {
-    this.#subscriber?.disconnect();
-    this.#subscriber = undefined;
-    this.#listeners.clear();
-    this.#cacheSubscribed = false;
+    this.#notifications.close();
+    this.#cacheWatched = false;
     this.#cache?.setDown();
   }
 
   #read(tokens: string): Promise<StoredTokens | null> {
     return this.#run('read the token record', async () => {
-      const reply = (await this.#client.call('hmget', [tokens, 'v', 'd'])) as [unknown, unknown];
+      const reply = (await this.#redis.call('hmget', [tokens, 'v', 'd'])) as [unknown, unknown];
       const data = reply[1];
       if (data === null || data === undefined) return null;
       return { version: Number(reply[0]), data: String(data) };
@@ -257,99 +223,35 @@ export class RedisTokenStore implements TokenStore {
   }
 
   /**
-   * Subscribes the notification connection to every user's channel under the prefix, for the
-   * cache. The cache keeps results only between a confirmed subscription and the next sign of
-   * trouble on that connection; ioredis resubscribes after a reconnect, and so do we, to know when.
+   * Watches every user's channel under the prefix, for the cache. The cache keeps results only
+   * between a confirmed subscription and the next sign of trouble on that connection (see
+   * `ChangeNotifications`: on a Cluster that includes the subscriber moving to another node).
    */
-  #subscribeForCache(): void {
+  #watchForCache(): void {
     const cache = this.#cache;
     if (!cache) return;
-    this.#cacheSubscribed = true;
-    const subscriber = this.#subscriberClient();
-    const pattern = `${escapeGlob(this.#prefix)}{*}:changed`;
-    const subscribe = (): void => {
-      const connection = this.#connection;
-      subscriber.psubscribe(pattern).then(
-        () => {
-          if (connection === this.#connection && this.#subscriber === subscriber) cache.setLive();
-        },
-        () => undefined,
-      );
-    };
-    const down = (): void => {
-      // A connection replaced after close() is not this one; close() already emptied the cache.
-      if (this.#subscriber !== subscriber) return;
-      this.#connection++;
-      cache.setDown();
-    };
-    subscriber.on('close', down);
-    subscriber.on('reconnecting', down);
-    subscriber.on('end', down);
-    subscriber.on('ready', subscribe);
-    subscriber.on('pmessage', (_pattern, channel) => {
-      if (channel.endsWith(':changed')) cache.invalidate(`${channel.slice(0, -':changed'.length)}:tokens`);
+    this.#cacheWatched = true;
+    this.#notifications.watch(`${escapeGlob(this.#prefix)}{*}:changed`, {
+      onMessage: (channel) => {
+        if (channel.endsWith(':changed')) cache.invalidate(`${channel.slice(0, -':changed'.length)}:tokens`);
+      },
+      onConfirmed: () => cache.setLive(),
+      onDown: () => cache.setDown(),
     });
-    subscribe();
   }
 
-  /** Runs one operation with a hard timeout; every failure becomes `StoreUnavailableError`. */
   #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    return boundedRedisOperation(this.#client, what, operation, { timeoutMs: this.#timeoutMs, retryAfter: this.#retryAfter });
+    return this.#redis.run(what, operation);
   }
 
   #eval(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return evalScript(this.#client, script, keys, args);
-  }
-
-  #listen(channel: string, listener: () => void): Promise<unknown> {
-    let set = this.#listeners.get(channel);
-    if (set) {
-      set.add(listener);
-      return Promise.resolve();
-    }
-    set = new Set([listener]);
-    this.#listeners.set(channel, set);
-    return this.#subscriberClient().subscribe(channel).catch(() => undefined);
-  }
-
-  #unlisten(channel: string, listener: () => void): void {
-    const set = this.#listeners.get(channel);
-    if (!set) return;
-    set.delete(listener);
-    if (set.size > 0) return;
-    this.#listeners.delete(channel);
-    this.#subscriber?.unsubscribe(channel).catch(() => undefined);
-  }
-
-  /**
-   * A dedicated connection for notifications, created on first need. It queues commands while
-   * connecting (it never serves a request directly: waits are bounded by their own timers).
-   */
-  #subscriberClient(): Subscriber {
-    if (this.#subscriber) return this.#subscriber;
-    const source = this.#source;
-    const subscriber = (
-      source.isCluster
-        ? (source as Cluster).duplicate(undefined, { enableOfflineQueue: true })
-        : (source as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false })
-    ) as unknown as Subscriber;
-    // Connection errors surface through the operations of the main client; never crash on them here.
-    subscriber.on('error', () => undefined);
-    subscriber.on('message', (channel, _message) => {
-      for (const listener of this.#listeners.get(channel) ?? []) listener();
-    });
-    this.#subscriber = subscriber;
-    return subscriber;
+    return this.#redis.eval(script, keys, args);
   }
 }
 
 /** Escapes Redis glob characters (`*`, `?`, `[`, `]`, `\`) so that a prefix matches only itself. */
 function escapeGlob(value: string): string {
   return value.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-function ttl(ms: number): number {
-  return Math.max(1, Math.ceil(ms));
 }
 
 async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {

@@ -1,13 +1,12 @@
 import type { Request, RequestHandler } from 'express';
 import { ConfigurationError } from '../errors';
-import { resolveDomains, type FractalDomains, type FractalEnvironment } from '../provider';
-import { TokenClient, type FractalTokenSet } from '../provider';
+import { lockTtlFor, resolveProviderConfig, tokenClientFor, type FractalDomains, type FractalEnvironment, type RetryOptions, type TokenEndpointAuthMethod } from '../provider';
+import type { FractalTokenSet } from '../provider';
 import { fetchFractalUser, type FractalUser } from '../provider';
-import { requireFractal, type RequireOptions } from './guard';
+import { guard, requireFractal, type GuardDecider, type RequireOptions } from './guard';
 import { createKeyring, type EncryptionKey, type Keyring } from './keyring';
 import { createRequestContext, defaultUserId, fractalMiddleware, type ContextSource, type UserIdResolver } from './middleware';
 import { Refresher, type RefresherHooks } from './refresher';
-import { resolveRetry, type RetryOptions } from '../provider';
 import type { TokenStore } from './store';
 import type { FractalRequestContext } from './types';
 
@@ -29,7 +28,9 @@ export interface FractalVaultOptions {
   /** Token endpoint; default `<auth origin>/oauth/token`. */
   tokenURL?: string;
   /** Client authentication at the token endpoint. Default `client_secret_post` (what Fractal ID documents). */
-  authMethod?: 'client_secret_post' | 'client_secret_basic';
+  authMethod?: TokenEndpointAuthMethod;
+  /** @deprecated The strategy's old name of `authMethod`, accepted here too. */
+  tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
   /** Refresh when the access token expires within this many ms. Default 60 000. */
   refreshSkewMs?: number;
   /**
@@ -37,7 +38,7 @@ export interface FractalVaultOptions {
    * The provider does not document it; default 30 days.
    */
   recordTtlMs?: number;
-  /** Per-request timeout at the provider. Default 5000 ms. */
+  /** Per-request timeout at the provider. Default 10 000 ms (the same for the strategy and the client). */
   timeoutMs?: number;
   /** Retries of transient token endpoint failures (5xx, 429, timeouts). Default 3 attempts, 250 ms..2 s jittered backoff. */
   retry?: RetryOptions;
@@ -71,6 +72,12 @@ export interface FractalVault {
   middleware(): RequestHandler;
   /** A guard: valid token (refreshed if needed) and scopes, or redirect / 401 / 403 / 503. */
   require(options?: RequireOptions): RequestHandler;
+  /**
+   * A guard of your own: `decide` (see {@link GuardDecider}) says allow, sign in, refuse or pass
+   * on, and the vault's responder answers as `require()` does (redirect or 401, JSON or text,
+   * `WWW-Authenticate`, `Retry-After`).
+   */
+  guard(decide: GuardDecider): RequestHandler;
   /** Stores a token set from a sign-in, e.g. `await vault.saveTokens(profile.id, params.tokenSet)` in verify. */
   saveTokens(userId: string, tokenSet: FractalTokenSet): Promise<void>;
   /** A valid access token for a user, e.g. in a background job. Same rules as `req.fractal.getAccessToken()`. */
@@ -100,27 +107,16 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  */
 export function createFractalVault(options: FractalVaultOptions): FractalVault {
   if (!options || typeof options.store?.get !== 'function') throw new ConfigurationError('createFractalVault needs `store`: a RedisTokenStore or MemoryTokenStore');
-  if (!options.clientID || !options.clientSecret) throw new ConfigurationError('createFractalVault needs `clientID` and `clientSecret` (the same as the strategy)');
+  const provider = resolveProviderConfig(options, 'createFractalVault');
   const realm = options.realm ?? 'fractal';
   if (!/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(realm)) throw new ConfigurationError('`realm` must be printable ASCII without quotes or backslashes');
   const signInPath = options.signInPath ?? '/auth/fractal';
   if (!signInPath.startsWith('/') || signInPath.startsWith('//')) throw new ConfigurationError('`signInPath` must be a path on this site, such as /auth/fractal');
 
-  const domainOptions: { environment?: FractalEnvironment; domains?: Partial<FractalDomains> } = {};
-  if (options.environment !== undefined) domainOptions.environment = options.environment;
-  if (options.domains !== undefined) domainOptions.domains = options.domains;
-  const domains = resolveDomains(domainOptions);
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const retry = resolveRetry(options.retry);
+  const { domains, timeoutMs, retry } = provider;
   const keyring = createKeyring(options.encryptionKeys);
-  const lockTtlMs = options.lockTtlMs ?? retry.attempts * timeoutMs + (retry.attempts - 1) * retry.maxDelayMs + 5000;
-  const tokenClient = new TokenClient({
-    tokenURL: options.tokenURL ?? `${domains.auth}/oauth/token`,
-    clientID: options.clientID,
-    clientSecret: options.clientSecret,
-    authMethod: options.authMethod ?? 'client_secret_post',
-    timeoutMs,
-  });
+  const lockTtlMs = options.lockTtlMs ?? lockTtlFor(timeoutMs, retry);
+  const tokenClient = tokenClientFor(provider);
   const refresher = new Refresher({
     store: options.store,
     keyring,
@@ -150,6 +146,7 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
     keyring,
     middleware: () => fractalMiddleware(source, resolveUserId),
     require: (requireOptions) => requireFractal({ signInPath, realm, context }, requireOptions),
+    guard: (decide) => guard({ signInPath, realm, context }, decide),
     saveTokens: (userId, tokenSet) => refresher.save(checkUserId(userId), tokenSet),
     getAccessToken: async (userId) => (await refresher.getTokenSet(checkUserId(userId))).accessToken,
     getTokenSet: async (userId) => (await refresher.read(checkUserId(userId)))?.tokenSet ?? null,

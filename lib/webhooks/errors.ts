@@ -61,24 +61,6 @@ export const WebhookErrorCode = {
 
 export type WebhookErrorCode = (typeof WebhookErrorCode)[keyof typeof WebhookErrorCode];
 
-const STATUS: Record<WebhookErrorCode, number> = {
-  method_not_allowed: 405,
-  unsupported_media_type: 415,
-  payload_too_large: 413,
-  raw_body_unavailable: 503,
-  missing_signature: 400,
-  malformed_signature: 400,
-  unsupported_signature_algorithm: 400,
-  invalid_signature: 400,
-  invalid_json: 400,
-  invalid_payload: 400,
-  invalid_event: 422,
-  event_too_old: 400,
-  request_timeout: 408,
-  delivery_in_progress: 409,
-  store_unavailable: 503,
-  handler_failed: 500,
-};
 
 /**
  * A webhook delivery was refused or failed. `status` is the HTTP status the middleware answered
@@ -96,7 +78,6 @@ export class WebhookError extends FractalError {
     options: { description?: string; cause?: unknown; retryAfter?: number } = {},
   ) {
     super(code, message, {
-      status: STATUS[code],
       ...(options.description === undefined ? {} : { description: options.description }),
       ...(options.cause === undefined ? {} : { cause: options.cause }),
     });

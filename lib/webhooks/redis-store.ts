@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { boundedRedisOperation, evalScript, redisScript, type RedisCaller, type RedisScript } from '../redis';
+import { RedisAdapter, redisScript, UncertainTokens } from '../redis';
 import type { Cluster, Redis } from 'ioredis';
-import { ConfigurationError } from '../errors';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
 export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
@@ -19,8 +18,6 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
   /** `Retry-After` seconds on `store_unavailable`. Default 1. */
   retryAfterSeconds?: number;
 }
-
-type Client = RedisCaller;
 
 /**
  * Claims a free delivery for `ARGV[1]` (`p:<token>`) for `ARGV[2]` ms. Returns 1 when claimed,
@@ -87,8 +84,6 @@ function tagOf(orderingKey: string): string {
   return createHash('sha256').update(orderingKey).digest('hex');
 }
 
-/** Bound on remembered claims of unknown outcome (see `#uncertain`). */
-const MAX_UNCERTAIN = 1000;
 
 /**
  * Webhook delivery and ordering state in Redis (or Redis Cluster), shared by all processes of an
@@ -103,27 +98,23 @@ const MAX_UNCERTAIN = 1000;
  * `store_unavailable` error, which the middleware answers 503 so that the provider retries.
  */
 export class RedisWebhookStore implements WebhookStore {
-  readonly #client: Client;
+  readonly #redis: RedisAdapter;
   readonly #prefix: string;
   readonly #ttls: ResolvedTtls;
-  readonly #timeoutMs: number;
-  readonly #retryAfter: number;
   /**
    * Claims that failed without an answer (timeout, dropped connection): they may have landed in
    * Redis all the same. The next claim of that delivery in this process reuses the token, once, so
    * it recognises such a claim as its own instead of waiting processingTtlMs for it to expire.
    */
-  readonly #uncertain = new Map<string, { token: string; expiresAt: number }>();
+  readonly #uncertain = new UncertainTokens();
 
   constructor(options: RedisWebhookStoreOptions) {
-    if (!options || typeof (options.client as unknown as Partial<Client> | undefined)?.call !== 'function') {
-      throw new ConfigurationError('RedisWebhookStore needs `client`: an ioredis Redis or Cluster instance');
-    }
-    this.#client = options.client as unknown as Client;
+    this.#redis = new RedisAdapter('RedisWebhookStore', options?.client, {
+      operationTimeoutMs: options.operationTimeoutMs ?? 2000,
+      retryAfterSeconds: options.retryAfterSeconds ?? 1,
+    });
     this.#prefix = options.prefix ?? 'fractal:webhooks:';
     this.#ttls = resolveTtls(options, 'RedisWebhookStore');
-    this.#timeoutMs = options.operationTimeoutMs ?? 2000;
-    this.#retryAfter = options.retryAfterSeconds ?? 1;
   }
 
   get ttls(): Readonly<ResolvedTtls> {
@@ -142,14 +133,15 @@ export class RedisWebhookStore implements WebhookStore {
   claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
     const tag = tagOf(orderingKey);
     const keys = [this.#deliveryKey(deliveryId, tag), `${this.#prefix}newest:{${tag}}`];
-    const token = this.#takeUncertain(deliveryId) ?? `${newClaimToken()}.${tag}`;
+    const token = this.#uncertain.take(deliveryId) ?? `${newClaimToken()}.${tag}`;
     const claimed = this.#run('claim the webhook delivery', async (): Promise<OrderedDeliveryClaim> => {
       const reply = (await this.#eval(CLAIM_ORDERED, keys, [`p:${token}`, this.#ttls.processingTtlMs, DONE, Math.trunc(timestampMs), this.#ttls.orderingTtlMs])) as [number, string?];
       const state = Number(reply[0]);
       return state === 1 ? { state: 'claimed', token, newest: Number(reply[1]) } : state === 2 ? { state: 'done' } : { state: 'processing' };
     });
     return claimed.catch((err: unknown) => {
-      this.#rememberUncertain(deliveryId, token);
+      // After processingTtlMs a claim that did land has expired: a fresh token is as good.
+      this.#uncertain.remember(deliveryId, token, this.#ttls.processingTtlMs);
       throw err;
     });
   }
@@ -157,13 +149,14 @@ export class RedisWebhookStore implements WebhookStore {
   claim(deliveryId: string): Promise<DeliveryClaim> {
     const key = this.keys().delivery(deliveryId);
     // Taken out of the map at once: of concurrent copies, only one can reuse it.
-    const token = this.#takeUncertain(deliveryId) ?? newClaimToken();
+    const token = this.#uncertain.take(deliveryId) ?? newClaimToken();
     const claimed = this.#run('claim the webhook delivery', async (): Promise<DeliveryClaim> => {
       const state = Number(await this.#eval(CLAIM, [key], [`p:${token}`, this.#ttls.processingTtlMs, DONE]));
       return state === 1 ? { state: 'claimed', token } : state === 2 ? { state: 'done' } : { state: 'processing' };
     });
     return claimed.catch((err: unknown) => {
-      this.#rememberUncertain(deliveryId, token);
+      // After processingTtlMs a claim that did land has expired: a fresh token is as good.
+      this.#uncertain.remember(deliveryId, token, this.#ttls.processingTtlMs);
       throw err;
     });
   }
@@ -171,7 +164,7 @@ export class RedisWebhookStore implements WebhookStore {
   complete(deliveryId: string, token: string): Promise<void> {
     const key = this.#keyOfClaim(deliveryId, token);
     return this.#run('mark the webhook delivery done', async () => {
-      await this.#client.call('set', [key, DONE, 'PX', this.#ttls.doneTtlMs]);
+      await this.#redis.call('set', [key, DONE, 'PX', this.#ttls.doneTtlMs]);
     });
   }
 
@@ -199,28 +192,11 @@ export class RedisWebhookStore implements WebhookStore {
     return dot < 0 ? `${this.#prefix}delivery:${deliveryId}` : this.#deliveryKey(deliveryId, token.slice(dot + 1));
   }
 
-  #takeUncertain(deliveryId: string): string | undefined {
-    const entry = this.#uncertain.get(deliveryId);
-    this.#uncertain.delete(deliveryId);
-    return entry && entry.expiresAt > Date.now() ? entry.token : undefined;
-  }
-
-  #rememberUncertain(deliveryId: string, token: string): void {
-    const now = Date.now();
-    for (const [id, entry] of this.#uncertain) {
-      if (entry.expiresAt <= now || this.#uncertain.size >= MAX_UNCERTAIN) this.#uncertain.delete(id);
-      else break;
-    }
-    // After processingTtlMs a claim that did land has expired: a fresh token is as good.
-    this.#uncertain.set(deliveryId, { token, expiresAt: now + this.#ttls.processingTtlMs });
-  }
-
-  /** One operation with a hard deadline; every failure becomes `StoreUnavailableError` (503). */
   #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    return boundedRedisOperation(this.#client, what, operation, { timeoutMs: this.#timeoutMs, retryAfter: this.#retryAfter });
+    return this.#redis.run(what, operation);
   }
 
-  #eval(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
-    return evalScript(this.#client, script, keys, args);
+  #eval(...args: Parameters<RedisAdapter['eval']>): Promise<unknown> {
+    return this.#redis.eval(...args);
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors';
+import { ExpiringMap } from '../memory';
 
 /**
  * Idempotency and ordering state of webhook deliveries.
@@ -122,18 +123,12 @@ export function newClaimToken(): string {
   return randomUUID();
 }
 
-interface Entry {
-  value: string;
-  expiresAt: number;
-}
-
 export interface MemoryWebhookStoreOptions extends WebhookStoreTtlOptions {
   /** The clock, for tests. Default `Date.now`. */
   now?: () => number;
 }
 
 const DONE = 'done';
-const SWEEP_EVERY = 1000;
 
 /**
  * Delivery and ordering state in this process's memory. Correct for a single process; with
@@ -142,14 +137,14 @@ const SWEEP_EVERY = 1000;
  */
 export class MemoryWebhookStore implements WebhookStore {
   readonly #ttls: ResolvedTtls;
-  readonly #now: () => number;
-  readonly #deliveries = new Map<string, Entry>();
-  readonly #newest = new Map<string, Entry>();
-  #writes = 0;
+  readonly #deliveries: ExpiringMap<string>;
+  readonly #newest: ExpiringMap<string>;
 
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.#ttls = resolveTtls(options, 'MemoryWebhookStore');
-    this.#now = options.now ?? Date.now;
+    const now = options.now ?? Date.now;
+    this.#deliveries = new ExpiringMap({ now });
+    this.#newest = new ExpiringMap({ now });
   }
 
   get ttls(): Readonly<ResolvedTtls> {
@@ -157,55 +152,31 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async claim(deliveryId: string): Promise<DeliveryClaim> {
-    const current = this.#get(this.#deliveries, deliveryId);
+    const current = this.#deliveries.get(deliveryId);
     if (current === DONE) return { state: 'done' };
     if (current !== undefined) return { state: 'processing' };
     const token = newClaimToken();
-    this.#set(this.#deliveries, deliveryId, token, this.#ttls.processingTtlMs);
+    this.#deliveries.set(deliveryId, token, this.#ttls.processingTtlMs);
     return { state: 'claimed', token };
   }
 
   async complete(deliveryId: string, _token: string): Promise<void> {
-    this.#set(this.#deliveries, deliveryId, DONE, this.#ttls.doneTtlMs);
+    this.#deliveries.set(deliveryId, DONE, this.#ttls.doneTtlMs);
   }
 
   async release(deliveryId: string, token: string): Promise<void> {
-    if (this.#get(this.#deliveries, deliveryId) === token) this.#deliveries.delete(deliveryId);
+    if (this.#deliveries.get(deliveryId) === token) this.#deliveries.delete(deliveryId);
   }
 
   async keepNewest(key: string, timestampMs: number): Promise<number> {
-    const current = this.#get(this.#newest, key);
+    const current = this.#newest.get(key);
     const newest = current === undefined ? timestampMs : Math.max(Number(current), timestampMs);
-    this.#set(this.#newest, key, String(newest), this.#ttls.orderingTtlMs);
+    this.#newest.set(key, String(newest), this.#ttls.orderingTtlMs);
     return newest;
   }
 
   /** Entries currently held (deliveries and ordering keys), expired ones included until swept. */
   get size(): number {
     return this.#deliveries.size + this.#newest.size;
-  }
-
-  #get(map: Map<string, Entry>, key: string): string | undefined {
-    const entry = map.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      map.delete(key);
-      return undefined;
-    }
-    return entry.value;
-  }
-
-  #set(map: Map<string, Entry>, key: string, value: string, ttlMs: number): void {
-    map.set(key, { value, expiresAt: this.#now() + ttlMs });
-    // Expired entries are dropped on read, and swept now and then so that memory stays bounded
-    // by the deliveries of the last TTL, without a timer keeping the process alive.
-    if (++this.#writes % SWEEP_EVERY === 0) this.#sweep();
-  }
-
-  #sweep(): void {
-    const now = this.#now();
-    for (const map of [this.#deliveries, this.#newest]) {
-      for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key);
-    }
   }
 }
