@@ -62,6 +62,14 @@ export interface FractalVaultOptions {
   signInPath?: string;
   /** Realm of `WWW-Authenticate` challenges. Default `fractal`. */
   realm?: string;
+  /**
+   * Records are bound (AES-GCM associated data) to the client ID, the encryption key id, the user
+   * id and a format version. Records of format 1 (before this binding; bound to the user id only)
+   * are read once and rewritten in the current format (`migrate`, the default). Set `refuse` once
+   * every record was rewritten or expired (`recordTtlMs` after upgrading): then a format-1 record
+   * copied from another app no longer opens either.
+   */
+  legacyRecords?: 'migrate' | 'refuse';
   /** @internal Test seams. */
   hooks?: RefresherHooks;
 }
@@ -103,6 +111,9 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
   if (!options.clientID || !options.clientSecret) throw new ConfigurationError('createFractalVault needs `clientID` and `clientSecret` (the same as the strategy)');
   const realm = options.realm ?? 'fractal';
   if (!/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(realm)) throw new ConfigurationError('`realm` must be printable ASCII without quotes or backslashes');
+  if (options.legacyRecords !== undefined && options.legacyRecords !== 'migrate' && options.legacyRecords !== 'refuse') {
+    throw new ConfigurationError('`legacyRecords` must be `migrate` or `refuse`');
+  }
   const signInPath = options.signInPath ?? '/auth/fractal';
   if (!signInPath.startsWith('/') || signInPath.startsWith('//')) throw new ConfigurationError('`signInPath` must be a path on this site, such as /auth/fractal');
 
@@ -124,6 +135,8 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
   const refresher = new Refresher({
     store: options.store,
     keyring,
+    clientID: options.clientID,
+    legacyRecords: options.legacyRecords ?? 'migrate',
     tokenClient,
     refreshSkewMs: options.refreshSkewMs ?? 60_000,
     recordTtlMs: options.recordTtlMs ?? 30 * DAY_MS,
