@@ -9,3 +9,4 @@ export type { RetryOptions } from '../provider';
 export { AUTHENTICATION_REQUIRED, type RequireOptions } from './guard';
 export { defaultUserId, type UserIdResolver } from './middleware';
 export { createFractalVault, type FractalVault, type FractalVaultOptions } from './vault';
+export type { VaultCheckCode, VaultCheckResult, VaultCheckWarning } from './check';

@@ -1,3 +1,4 @@
+import { checkRedisSettings, type VaultCheckWarning } from './check';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
@@ -228,6 +229,11 @@ export class RedisTokenStore implements TokenStore {
     } finally {
       this.#unlisten(channel, wake);
     }
+  }
+
+  /** `maxmemory-policy`, `save` and `appendonly` of every node (see `vault.check()`). */
+  checkSettings(): Promise<VaultCheckWarning[]> {
+    return checkRedisSettings(this.#source);
   }
 
   async close(): Promise<void> {

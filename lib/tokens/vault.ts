@@ -9,6 +9,7 @@ import { createRequestContext, defaultUserId, fractalMiddleware, type ContextSou
 import { Refresher, type RefresherHooks } from './refresher';
 import { resolveRetry, type RetryOptions } from '../provider';
 import type { TokenStore } from './store';
+import type { VaultCheckResult, VaultCheckWarning } from './check';
 import type { FractalRequestContext } from './types';
 
 export interface FractalVaultOptions {
@@ -96,6 +97,13 @@ export interface FractalVault {
   logout(req: Request): Promise<void>;
   /** The request's context (creates one when the middleware is not mounted). */
   context(req: Request): FractalRequestContext;
+  /**
+   * Checks what could lose stored grants: for `RedisTokenStore`, Redis's `maxmemory-policy`
+   * (anything but `noeviction` may evict token records, which all have a TTL) and persistence
+   * (`appendonly`, `save`). Never rejects: a refused `CONFIG GET` or an unreachable store is a
+   * warning. Run it at start-up and log the warnings.
+   */
+  check(): Promise<VaultCheckResult>;
   /** The keyring in use (key ids, for operations). */
   readonly keyring: Keyring;
 }
@@ -179,6 +187,16 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
       await endSession(req);
     },
     context,
+    check: async () => {
+      const store = options.store;
+      let warnings: VaultCheckWarning[];
+      if (typeof store.checkSettings !== 'function') {
+        warnings = [{ code: 'store_not_checked', message: 'The token store has no checkSettings(): eviction and persistence were not checked.' }];
+      } else {
+        warnings = await store.checkSettings().catch(() => [{ code: 'store_unavailable' as const, message: 'The token store did not answer; its settings were not checked.' }]);
+      }
+      return { ok: warnings.length === 0, warnings };
+    },
   };
   return vault;
 }
