@@ -7,6 +7,7 @@ import passport from 'passport';
 import {
   FractalStrategy,
   KYC_LEVELS,
+  resolveDomains,
   MemoryTokenStore,
   MemoryWebhookStore,
   RedisTokenStore,
@@ -35,6 +36,8 @@ import {
 import type { AppConfig } from './config';
 import { KycFeed, type KycUpdate } from './kyc-feed';
 import { kycRoutes } from './kyc-routes';
+import { sameOriginGuard, securityHeaders } from './security';
+import { SessionStreams } from './streams';
 import { errorPage, homePage, popupDonePage, profilePage, type ProfileView } from './views';
 
 export interface AppDeps {
@@ -50,6 +53,8 @@ export interface AppDeps {
   kycFeed?: KycFeed;
   /** Where the token vault keeps tokens. Default: Redis when `redis` is given, else memory (one process). */
   tokenStore?: TokenStore;
+  /** Open `/profile/events` streams, ended on logout (in every process with Redis) and capped per user. Default: one from `redis`. */
+  sessionStreams?: SessionStreams;
   log?: (line: string) => void;
 }
 
@@ -80,6 +85,10 @@ export function createApp(deps: AppDeps): express.Express {
     cache: deps.redis ? new RedisKycCache({ client: deps.redis, prefix: 'example:kyc:' }) : new MemoryKycCache(),
   });
   const kycLevel = config.kycLevel;
+  // Go-live check (README): an evicting or non-persistent Redis silently signs users out.
+  void vault.check().then((result) => {
+    for (const warning of result.warnings) log(`Token vault ${warning.code}: ${warning.message}`);
+  });
   auth.use(
     new FractalStrategy(
       {
@@ -120,6 +129,9 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   const feed = deps.kycFeed ?? new KycFeed(deps.redis);
+  const streams = deps.sessionStreams ?? new SessionStreams(deps.redis ? { redis: deps.redis } : {});
+  app.use(securityHeaders({ frontendOrigin: new URL(resolveDomains({ environment, domains: deps.domains }).frontend).origin }));
+  app.use(sameOriginGuard({ baseURL: config.baseURL, exempt: ['/webhooks/fractal'] }));
 
   // Before the session middleware and any body parser: webhooks carry no cookie and must be
   // verified over their raw bytes.
@@ -254,6 +266,10 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(401).json({ error: 'unauthenticated' });
       return;
     }
+    if (!streams.open(user.id, req.sessionID, res)) {
+      res.status(429).set('Retry-After', '30').json({ error: 'too_many_streams', error_description: 'Too many open event streams for this user.' });
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
     res.write('retry: 3000\n\n');
     const unsubscribe = feed.subscribe(user.id, (update: KycUpdate) => {
@@ -269,7 +285,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.post('/logout', async (req, res) => {
     // Deletes the user's tokens, then ends the passport login and destroys the session.
+    const sessionId = req.sessionID;
     await vault.logout(req);
+    // Its event streams too, here and in the other processes.
+    await streams.endSession(sessionId);
     res.clearCookie('fractal.sid').redirect(303, '/');
   });
 
@@ -287,8 +306,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // Errors: a typed error's status and a plain explanation; never a stack or provider text unescaped.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    void _next;
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    // The response has started (a stream, a half-sent page): only Express's default handler can
+    // end it properly; answering again would throw ERR_HTTP_HEADERS_SENT.
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
     // A session store or token store that cannot reach Redis: tell clients to come back.
     const redisDown = !isFractalError(err) && deps.redis !== undefined && deps.redis.status !== 'ready';
     const status = isFractalError(err) ? err.status : redisDown ? 503 : 500;
