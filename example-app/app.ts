@@ -231,7 +231,11 @@ export function createApp(deps: AppDeps): express.Express {
     } catch (err) {
       if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
         // The grant is gone and its tokens were deleted: end the session, sign in again (once).
-        req.logout(() => res.redirect('/auth/fractal?returnTo=%2Fprofile'));
+        const sessionId = req.sessionID;
+        req.logout(() => {
+          void streams.endSession(sessionId);
+          res.redirect('/auth/fractal?returnTo=%2Fprofile');
+        });
         return;
       }
       next(err);
@@ -250,7 +254,11 @@ export function createApp(deps: AppDeps): express.Express {
       res.json({ uid: user.id, grantedScopes: user.grantedScopes, deniedScopes: user.deniedScopes, user: fractalUser });
     } catch (err) {
       if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
-        req.logout(() => res.status(401).json({ error: 'reauthentication_required' }));
+        const sessionId = req.sessionID;
+        req.logout(() => {
+          void streams.endSession(sessionId);
+          res.status(401).json({ error: 'reauthentication_required' });
+        });
         return;
       }
       next(err);

@@ -179,6 +179,18 @@ describe('/profile/events (item 9)', () => {
     other.abort();
   });
 
+  it('ends them when a revoked grant signs the session out (reauthentication_required)', async () => {
+    const url = await listen(build().app);
+    const cookie = await signIn(url);
+    const stream = await openStream(url, cookie);
+    expect(stream.status).toBe(200);
+    const me = await fetch(`${url}/api/me`, { headers: { cookie, accept: 'application/json' } });
+    const { uid } = (await me.json()) as { uid: string };
+    sandbox.revokeGrant(uid);
+    expect((await fetch(`${url}/api/me`, { headers: { cookie, accept: 'application/json' } })).status).toBe(401);
+    expect(await within(2000, stream.ended)).toBe('ended');
+  });
+
   it('ends them when the logout happens in another process (Redis pub/sub)', async () => {
     const prefix = `test:${randomBytes(6).toString('hex')}:`;
     const connect = () => new Redis({ host: '127.0.0.1', port: 6379, keyPrefix: prefix, maxRetriesPerRequest: 1 });
