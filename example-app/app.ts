@@ -23,7 +23,6 @@ import {
   RedisKycCache,
   type FractalKyc,
   generateEncryptionKey,
-  resolveDomains,
   ErrorCode,
   type TokenStore,
   isFractalError,
@@ -55,6 +54,8 @@ export interface AppDeps {
   tokenStore?: TokenStore;
   /** Open `/profile/events` streams, ended on logout (in every process with Redis) and capped per user. Default: one from `redis`. */
   sessionStreams?: SessionStreams;
+  /** Origins the pages may frame besides their own and Fractal ID's FRONTEND (CSP `frame-src`). Default none. */
+  frameSources?: string[];
   log?: (line: string) => void;
 }
 
@@ -130,8 +131,13 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   const feed = deps.kycFeed ?? new KycFeed(deps.redis);
   const streams = deps.sessionStreams ?? new SessionStreams(deps.redis ? { redis: deps.redis } : {});
-  app.use(securityHeaders({ frontendOrigin: new URL(resolveDomains({ environment, domains: deps.domains }).frontend).origin }));
-  app.use(sameOriginGuard({ baseURL: config.baseURL, exempt: ['/webhooks/fractal'] }));
+  app.use(
+    securityHeaders({
+      frameSources: [new URL(resolveDomains({ environment, domains: deps.domains }).frontend).origin, ...(deps.frameSources ?? [])],
+    }),
+  );
+  // The webhook is signed; the callback POST of the embedded journey has the strategy's own Origin check.
+  app.use(sameOriginGuard({ baseURL: config.baseURL, exempt: ['/webhooks/fractal', '/auth/fractal/callback'] }));
 
   // Before the session middleware and any body parser: webhooks carry no cookie and must be
   // verified over their raw bytes.
@@ -154,8 +160,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Compiled to example-app/dist/ by `npm start`, run from source by the tests.
   const publicDir = path.join(__dirname, path.basename(__dirname) === 'dist' ? '..' : '.', 'public');
   app.use(express.static(publicDir, { index: false }));
-  // "Verify in this page": the embedded journey's script, served from the package. This app sends
-  // no CSP; one that does must allow `frame-src` the FRONTEND origin and `script-src 'self'`.
+  // "Verify in this page": the embedded journey's script, served from the package. The app's CSP
+  // (security.ts) allows `frame-src` the FRONTEND origin and `script-src 'self'` for it.
   app.get('/fractal-embed.js', fractalEmbedScript());
   const frontendOrigin = new URL(resolveDomains({ environment, domains: deps.domains }).frontend).origin;
   if (!deps.redis) log('Sessions are kept in memory: fine for one process; set REDIS_URL to share them across processes.');

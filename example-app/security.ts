@@ -10,11 +10,12 @@ import { errorPage } from './views';
  * - A Content-Security-Policy on HTML: scripts from this origin and the inline ones of the page
  *   by hash (CSP Level 3 section 8.2), no plugins, no `<base>`, and `frame-ancestors 'none'`
  *   (section 7.3) so no other site can frame the app (clickjacking). The provider's FRONTEND
- *   origin may be framed by the app (`frame-src`), for an in-page verification.
+ *   origin (and this origin: the frame starts at `/auth/fractal`) may be framed by the app
+ *   (`frame-src`), for the in-page verification.
  * - `Cache-Control: no-store` on `/profile` and `/api/*`: personal data stays out of shared and
  *   back/forward caches (RFC 9111 section 5.2.2.5).
  */
-export function securityHeaders(options: { frontendOrigin: string }): RequestHandler {
+export function securityHeaders(options: { frameSources: readonly string[] }): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     res.set('X-Content-Type-Options', 'nosniff');
     if (req.path === '/profile' || req.path.startsWith('/profile/') || req.path === '/api' || req.path.startsWith('/api/')) {
@@ -23,7 +24,7 @@ export function securityHeaders(options: { frontendOrigin: string }): RequestHan
     const send = res.send.bind(res);
     res.send = (body?: unknown) => {
       if (typeof body === 'string' && /^text\/html/i.test(String(res.get('Content-Type') ?? ''))) {
-        res.set('Content-Security-Policy', contentSecurityPolicy(body, options.frontendOrigin));
+        res.set('Content-Security-Policy', contentSecurityPolicy(body, options.frameSources));
       }
       return send(body);
     };
@@ -32,7 +33,7 @@ export function securityHeaders(options: { frontendOrigin: string }): RequestHan
 }
 
 /** The policy of one HTML body: each inline script is allowed by the SHA-256 of its exact text. */
-export function contentSecurityPolicy(html: string, frontendOrigin: string): string {
+export function contentSecurityPolicy(html: string, frameSources: readonly string[]): string {
   const hashes = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/gi)].map(
     (m) => `'sha256-${createHash('sha256').update(m[1] ?? '', 'utf8').digest('base64')}'`,
   );
@@ -41,7 +42,7 @@ export function contentSecurityPolicy(html: string, frontendOrigin: string): str
     `script-src 'self'${hashes.length ? ` ${[...new Set(hashes)].join(' ')}` : ''}`,
     "object-src 'none'",
     "base-uri 'none'",
-    `frame-src ${frontendOrigin}`,
+    `frame-src 'self' ${frameSources.join(' ')}`,
     "frame-ancestors 'none'",
   ].join('; ');
 }

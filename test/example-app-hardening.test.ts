@@ -103,7 +103,7 @@ describe('headers (item 10)', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     const csp = String(res.headers['content-security-policy']);
     expect(csp).toContain("frame-ancestors 'none'");
-    expect(csp).toContain(`frame-src ${new URL(sandbox.domains.frontend).origin}`);
+    expect(csp).toContain(`frame-src 'self' ${new URL(sandbox.domains.frontend).origin}`);
     expect(csp).toContain("object-src 'none'");
     const inline = [...res.text.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1] as string);
     expect(inline.length).toBeGreaterThan(0);
