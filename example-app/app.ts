@@ -7,6 +7,7 @@ import passport from 'passport';
 import {
   FractalStrategy,
   KYC_LEVELS,
+  resolveDomains,
   MemoryTokenStore,
   MemoryWebhookStore,
   RedisTokenStore,
@@ -22,7 +23,6 @@ import {
   RedisKycCache,
   type FractalKyc,
   generateEncryptionKey,
-  resolveDomains,
   ErrorCode,
   type TokenStore,
   isFractalError,
@@ -35,6 +35,8 @@ import {
 import type { AppConfig } from './config';
 import { KycFeed, type KycUpdate } from './kyc-feed';
 import { kycRoutes } from './kyc-routes';
+import { sameOriginGuard, securityHeaders } from './security';
+import { SessionStreams } from './streams';
 import { errorPage, homePage, popupDonePage, profilePage, type ProfileView } from './views';
 
 export interface AppDeps {
@@ -50,6 +52,10 @@ export interface AppDeps {
   kycFeed?: KycFeed;
   /** Where the token vault keeps tokens. Default: Redis when `redis` is given, else memory (one process). */
   tokenStore?: TokenStore;
+  /** Open `/profile/events` streams, ended on logout (in every process with Redis) and capped per user. Default: one from `redis`. */
+  sessionStreams?: SessionStreams;
+  /** Origins the pages may frame besides their own and Fractal ID's FRONTEND (CSP `frame-src`). Default none. */
+  frameSources?: string[];
   log?: (line: string) => void;
 }
 
@@ -80,6 +86,10 @@ export function createApp(deps: AppDeps): express.Express {
     cache: deps.redis ? new RedisKycCache({ client: deps.redis, prefix: 'example:kyc:' }) : new MemoryKycCache(),
   });
   const kycLevel = config.kycLevel;
+  // Go-live check (README): an evicting or non-persistent Redis silently signs users out.
+  void vault.check().then((result) => {
+    for (const warning of result.warnings) log(`Token vault ${warning.code}: ${warning.message}`);
+  });
   auth.use(
     new FractalStrategy(
       {
@@ -120,6 +130,14 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   const feed = deps.kycFeed ?? new KycFeed(deps.redis);
+  const streams = deps.sessionStreams ?? new SessionStreams(deps.redis ? { redis: deps.redis } : {});
+  app.use(
+    securityHeaders({
+      frameSources: [new URL(resolveDomains({ environment, domains: deps.domains }).frontend).origin, ...(deps.frameSources ?? [])],
+    }),
+  );
+  // The webhook is signed; the callback POST of the embedded journey has the strategy's own Origin check.
+  app.use(sameOriginGuard({ baseURL: config.baseURL, exempt: ['/webhooks/fractal', '/auth/fractal/callback'] }));
 
   // Before the session middleware and any body parser: webhooks carry no cookie and must be
   // verified over their raw bytes.
@@ -142,8 +160,8 @@ export function createApp(deps: AppDeps): express.Express {
   // Compiled to example-app/dist/ by `npm start`, run from source by the tests.
   const publicDir = path.join(__dirname, path.basename(__dirname) === 'dist' ? '..' : '.', 'public');
   app.use(express.static(publicDir, { index: false }));
-  // "Verify in this page": the embedded journey's script, served from the package. This app sends
-  // no CSP; one that does must allow `frame-src` the FRONTEND origin and `script-src 'self'`.
+  // "Verify in this page": the embedded journey's script, served from the package. The app's CSP
+  // (security.ts) allows `frame-src` the FRONTEND origin and `script-src 'self'` for it.
   app.get('/fractal-embed.js', fractalEmbedScript());
   const frontendOrigin = new URL(resolveDomains({ environment, domains: deps.domains }).frontend).origin;
   if (!deps.redis) log('Sessions are kept in memory: fine for one process; set REDIS_URL to share them across processes.');
@@ -219,7 +237,11 @@ export function createApp(deps: AppDeps): express.Express {
     } catch (err) {
       if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
         // The grant is gone and its tokens were deleted: end the session, sign in again (once).
-        req.logout(() => res.redirect('/auth/fractal?returnTo=%2Fprofile'));
+        const sessionId = req.sessionID;
+        req.logout(() => {
+          void streams.endSession(sessionId);
+          res.redirect('/auth/fractal?returnTo=%2Fprofile');
+        });
         return;
       }
       next(err);
@@ -238,7 +260,11 @@ export function createApp(deps: AppDeps): express.Express {
       res.json({ uid: user.id, grantedScopes: user.grantedScopes, deniedScopes: user.deniedScopes, user: fractalUser });
     } catch (err) {
       if (isFractalError(err) && err.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
-        req.logout(() => res.status(401).json({ error: 'reauthentication_required' }));
+        const sessionId = req.sessionID;
+        req.logout(() => {
+          void streams.endSession(sessionId);
+          res.status(401).json({ error: 'reauthentication_required' });
+        });
         return;
       }
       next(err);
@@ -252,6 +278,10 @@ export function createApp(deps: AppDeps): express.Express {
     const user = req.user as SessionUser | undefined;
     if (!user) {
       res.status(401).json({ error: 'unauthenticated' });
+      return;
+    }
+    if (!streams.open(user.id, req.sessionID, res)) {
+      res.status(429).set('Retry-After', '30').json({ error: 'too_many_streams', error_description: 'Too many open event streams for this user.' });
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -269,7 +299,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.post('/logout', async (req, res) => {
     // Deletes the user's tokens, then ends the passport login and destroys the session.
+    const sessionId = req.sessionID;
     await vault.logout(req);
+    // Its event streams too, here and in the other processes.
+    await streams.endSession(sessionId);
     res.clearCookie('fractal.sid').redirect(303, '/');
   });
 
@@ -287,8 +320,13 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // Errors: a typed error's status and a plain explanation; never a stack or provider text unescaped.
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    void _next;
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    // The response has started (a stream, a half-sent page): only Express's default handler can
+    // end it properly; answering again would throw ERR_HTTP_HEADERS_SENT.
+    if (res.headersSent) {
+      next(err);
+      return;
+    }
     // A session store or token store that cannot reach Redis: tell clients to come back.
     const redisDown = !isFractalError(err) && deps.redis !== undefined && deps.redis.status !== 'ready';
     const status = isFractalError(err) ? err.status : redisDown ? 503 : 500;

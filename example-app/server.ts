@@ -4,6 +4,7 @@ import { RedisTokenStore } from 'passport-fractal-id';
 import { startSandbox } from 'passport-fractal-id/sandbox';
 import { createApp } from './app';
 import { ConfigError, loadConfig } from './config';
+import { SessionStreams } from './streams';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -41,8 +42,10 @@ async function main(): Promise<void> {
   // cacheTtlMs: a request with a fresh token costs no Redis round trip; other processes' logouts
   // and refreshes still arrive through the store's change notifications (README, RedisTokenStore).
   const tokenStore = redis ? new RedisTokenStore({ client: redis, prefix: 'example:tokens:', cacheTtlMs: 5000 }) : undefined;
+  const sessionStreams = new SessionStreams(redis ? { redis } : {});
   const app = createApp({
     config,
+    sessionStreams,
     clientID: clientID!,
     clientSecret: clientSecret!,
     domains,
@@ -57,6 +60,7 @@ async function main(): Promise<void> {
     server.close();
     void closeSandbox?.();
     void tokenStore?.close();
+    sessionStreams.close();
     redis?.disconnect();
   };
   process.once('SIGINT', shutdown);

@@ -32,7 +32,6 @@ beforeAll(async () => {
   appURL = await listen(server);
   const config = loadConfig({ BASE_URL: appURL, SESSION_SECRET: 'e'.repeat(32) });
   const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [`${appURL}/auth/fractal/callback`], name: 'Example app' });
-  server.on('request', createApp({ config, clientID, clientSecret, domains: sandbox.domains, log: () => undefined }));
   // Another origin (same host, other port: same site, so the session cookie still goes along).
   foreign = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -46,6 +45,10 @@ beforeAll(async () => {
     }
   });
   foreignURL = await listen(foreign);
+  // The app's CSP allows frames of 'self' and the FRONTEND origin only, which would refuse the
+  // foreign frames below outright; allow that origin so that the embed script's own origin
+  // check is what these tests exercise.
+  server.on('request', createApp({ config, clientID, clientSecret, domains: sandbox.domains, log: () => undefined, frameSources: [foreignURL] }));
   browser = await launchChromium();
 }, 60_000);
 

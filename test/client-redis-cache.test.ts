@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { RedisAppTokenCache, type FractalClient, type FractalClientOptions } from '../lib/client';
 import { ErrorCode, type FractalError } from '../lib/errors';
+import { generateEncryptionKey, type EncryptionKey } from '../lib/tokens';
 import { REDIRECT_URI } from './helpers/sandbox';
 import { startClientSandbox, tokenRequests, type ClientSandbox } from './helpers/client-sandbox';
 import { connectRedis, deletePrefix, freePort, randomPrefix, startRedisServer, SHARED_REDIS } from './helpers/redis';
@@ -17,6 +18,8 @@ let env: ClientSandbox;
 let admin: Redis;
 let prefix: string;
 const opened: { cache: RedisAppTokenCache; redis: Redis }[] = [];
+/** One deployment's keys, shared by its "processes". */
+const encryptionKeys = generateEncryptionKey();
 
 beforeEach(async () => {
   env = await startClientSandbox();
@@ -34,9 +37,9 @@ afterEach(async () => {
 });
 
 /** A "process": its own Redis connection, cache and client. */
-async function processClient(options: Partial<FractalClientOptions> = {}, redis?: Redis): Promise<FractalClient> {
+async function processClient(options: Partial<FractalClientOptions> = {}, redis?: Redis, keys: EncryptionKey = encryptionKeys): Promise<FractalClient> {
   const connection = redis ?? (await connectRedis());
-  const cache = new RedisAppTokenCache({ client: connection, prefix, operationTimeoutMs: 300 });
+  const cache = new RedisAppTokenCache({ client: connection, prefix, operationTimeoutMs: 300, encryptionKeys: keys });
   opened.push({ cache, redis: connection });
   return env.client({ tokenCache: cache, ...options });
 }
@@ -90,7 +93,49 @@ test('an unreadable cache entry is replaced by a new token instead of failing th
   await expect((await processClient()).stats.totalVerifications()).resolves.toMatchObject({ approved: 0 });
 
   expect(tokenRequests(env.sandbox)).toBe(2);
-  expect(JSON.parse((await admin.hget(key as string, 'd')) as string)).toMatchObject({ accessToken: expect.any(String) });
+  expect(await admin.hget(key as string, 'd')).toMatch(/^f1\./);
+});
+
+test('Redis holds the app token sealed: the raw value contains no token and is not JSON', async () => {
+  const client = await processClient();
+  await client.stats.totalVerifications();
+  const token = await client.getAppToken();
+  const [key] = await admin.keys(`${prefix}*`);
+  const raw = JSON.stringify(await admin.hgetall(key as string));
+  expect(raw).not.toContain(token);
+  expect(raw).not.toContain('accessToken');
+  expect(raw).not.toContain('client.stats:read');
+  // Another process with the same keys reads it without a token request.
+  expect(await (await processClient()).getAppToken()).toBe(token);
+  expect(tokenRequests(env.sandbox)).toBe(1);
+});
+
+test('a process with other keys fetches a new token instead of failing', async () => {
+  await (await processClient()).stats.totalVerifications();
+  await expect((await processClient({}, undefined, generateEncryptionKey())).stats.totalVerifications()).resolves.toMatchObject({ approved: 0 });
+  expect(tokenRequests(env.sandbox)).toBe(2);
+});
+
+test("an app's sealed token copied under another app's cache key does not open there", async () => {
+  const other = env.sandbox.registerClient({ redirectUris: [REDIRECT_URI] });
+  const a = await processClient();
+  await a.stats.totalVerifications();
+  const [keyA] = await admin.keys(`${prefix}*`);
+  const b = await processClient(other);
+  await b.stats.totalVerifications();
+  const keyB = (await admin.keys(`${prefix}*`)).find((k) => k !== keyA) as string;
+  await admin.hset(keyB, 'd', (await admin.hget(keyA as string, 'd')) as string);
+  // A new process of app B must not pick up app A's token.
+  expect(await (await processClient(other)).getAppToken()).not.toBe(await a.getAppToken());
+});
+
+test('RedisAppTokenCache refuses to start without encryptionKeys', async () => {
+  const connection = await connectRedis();
+  try {
+    expect(() => new RedisAppTokenCache({ client: connection } as never)).toThrow(expect.objectContaining({ code: 'configuration_error', message: expect.stringMatching(/encryptionKeys/) }));
+  } finally {
+    connection.disconnect();
+  }
 });
 
 test('two apps sharing one Redis never share tokens', async () => {

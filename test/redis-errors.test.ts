@@ -3,9 +3,11 @@ import type { Redis } from 'ioredis';
 import { RedisAppTokenCache } from '../lib/client';
 import { ErrorCode, type FractalError } from '../lib/errors';
 import { RedisAdapter } from '../lib/redis';
-import { RedisTokenStore } from '../lib/tokens';
+import { generateEncryptionKey, RedisTokenStore } from '../lib/tokens';
 import { startClientSandbox } from './helpers/client-sandbox';
 import { connectRedis, deletePrefix, randomPrefix, startSmallRedis, type SmallRedis } from './helpers/redis';
+
+const KEY = generateEncryptionKey();
 
 jest.setTimeout(60_000);
 
@@ -42,7 +44,7 @@ describe('Redis errors never carry the command arguments (ioredis copies them on
   });
 
   test('an app token whose write hits OOM: store_unavailable, and no trace of the token in util.inspect', async () => {
-    const cache = new RedisAppTokenCache({ client: full, prefix });
+    const cache = new RedisAppTokenCache({ client: full, prefix, encryptionKeys: KEY });
     try {
       const err = await rejection(cache.set('k', { accessToken: SECRET, expiresAt: Date.now() + 60_000, obtainedAt: Date.now(), scopes: [] }, 60_000));
       expect(err).toMatchObject({ code: ErrorCode.STORE_UNAVAILABLE });
@@ -56,7 +58,7 @@ describe('Redis errors never carry the command arguments (ioredis copies them on
 
   test("the back-office client's onCacheError gets the OOM failure without the app token it tried to cache", async () => {
     const env = await startClientSandbox();
-    const cache = new RedisAppTokenCache({ client: full, prefix });
+    const cache = new RedisAppTokenCache({ client: full, prefix, encryptionKeys: KEY });
     try {
       const errors: FractalError[] = [];
       const client = env.client({ tokenCache: cache, onCacheError: (err) => errors.push(err) });

@@ -36,7 +36,7 @@ describe('refresh backoff after failures (shared Redis, sandbox provider)', () =
       await vault.saveTokens(uid, expired(tokenSet));
     } else {
       const aged = { ...tokenSet, expiresAt: Date.now() + remainingMs };
-      await t.store.set(uid, sealRecord(vault.keyring, uid, { tokenSet: aged, obtainedAt: aged.expiresAt - 7_200_000 }), 60_000);
+      await t.store.set(uid, sealRecord(vault.keyring, { clientID: t.env.client.clientID, userId: uid }, { tokenSet: aged, obtainedAt: aged.expiresAt - 7_200_000 }), 60_000);
     }
     t.env.sandbox.resetCounts();
     return { uid, tokenSet };

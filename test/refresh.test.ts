@@ -60,7 +60,7 @@ describe('refreshing rotated tokens (one process, shared Redis, sandbox provider
     const { uid, tokenSet } = await t.env.signIn();
     // A two-hour token obtained long ago, as the vault would have stored it (no sleeping).
     const aged = (remainingMs: number) =>
-      t.store.set(uid, sealRecord(vault.keyring, uid, { tokenSet: { ...tokenSet, expiresAt: Date.now() + remainingMs }, obtainedAt: Date.now() + remainingMs - 7_200_000 }), 60_000);
+      t.store.set(uid, sealRecord(vault.keyring, { clientID: t.env.client.clientID, userId: uid }, { tokenSet: { ...tokenSet, expiresAt: Date.now() + remainingMs }, obtainedAt: Date.now() + remainingMs - 7_200_000 }), 60_000);
     await aged(10 * 60_000);
     t.env.sandbox.resetCounts();
     expect(await vault.getAccessToken(uid)).toBe(tokenSet.accessToken);

@@ -198,3 +198,26 @@ describe('RedisTokenStore cacheTtlMs on a 3-master Redis Cluster', () => {
     }
   });
 });
+
+describe('vault.check() on a 3-master Redis Cluster', () => {
+  it('checks every master: persistence on two of three is still a warning, on all three none', async () => {
+    const nodes = await localCluster();
+    const cluster = await nodes.connect();
+    const store = new RedisTokenStore({ client: cluster, prefix: randomPrefix('cluster-check') });
+    const vault = createFractalVault({ store, encryptionKeys: generateEncryptionKey(), clientID: 'id', clientSecret: 'secret' });
+    const masters = cluster.nodes('master');
+    expect(masters).toHaveLength(3);
+    try {
+      expect((await vault.check()).warnings.map((w) => w.code)).toEqual(['no_persistence']);
+      await masters[0]?.config('SET', 'appendonly', 'yes');
+      await masters[1]?.config('SET', 'appendonly', 'yes');
+      expect((await vault.check()).warnings.map((w) => w.code)).toEqual(['no_persistence']);
+      await masters[2]?.config('SET', 'appendonly', 'yes');
+      expect(await vault.check()).toEqual({ ok: true, warnings: [] });
+    } finally {
+      for (const node of masters) await node.config('SET', 'appendonly', 'no').catch(() => undefined);
+      await store.close();
+      cluster.disconnect();
+    }
+  });
+});

@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
-import { MemoryTokenStore } from '../tokens';
+import { createKeyring, MemoryTokenStore, type EncryptionKey, type Keyring } from '../tokens';
 import { RedisTokenStore } from '../tokens';
 import type { TokenStore } from '../tokens';
 
@@ -50,26 +50,32 @@ export interface AppTokenCache {
 /**
  * An {@link AppTokenCache} over the token vault's {@link TokenStore}, which already has exactly the
  * primitives single-flight needs: versioned records with TTLs, a lock with expiry, and change
- * notifications (pub/sub in Redis). App tokens are stored as plain JSON: they are short-lived,
- * carry only `client.stats:read`, and the brief for this cache does not require encryption.
+ * notifications (pub/sub in Redis). With a keyring (Redis), tokens are sealed with AES-256-GCM
+ * like the vault's user tokens, bound to their cache key: whoever reads Redis cannot call the
+ * statistics API with them. In process memory (no keyring) they stay plain JSON.
  */
 class StoreBackedAppTokenCache implements AppTokenCache {
   readonly #store: TokenStore;
+  readonly #keyring: Keyring | undefined;
 
-  constructor(store: TokenStore) {
+  constructor(store: TokenStore, keyring?: Keyring) {
     this.#store = store;
+    this.#keyring = keyring;
   }
 
   async get(key: string): Promise<CachedAppToken | null> {
     const stored = await this.#store.get(key);
     if (!stored) return null;
-    // Unreadable (another version of this library, manual edits): read it as an expired token, so
-    // that it is replaced under the lock and waiters still know its version.
-    return { version: stored.version, token: decode(stored.data) ?? { accessToken: '', expiresAt: 0, obtainedAt: 0, scopes: [] } };
+    // Unreadable (another version of this library, another key, a clear token of before sealing,
+    // manual edits): read it as an expired token, so that it is replaced under the lock and
+    // waiters still know its version.
+    const data = this.#keyring ? openAppToken(this.#keyring, key, stored.data) : stored.data;
+    return { version: stored.version, token: (data === null ? null : decode(data)) ?? { accessToken: '', expiresAt: 0, obtainedAt: 0, scopes: [] } };
   }
 
   async set(key: string, token: AppToken, ttlMs: number): Promise<void> {
-    await this.#store.set(key, JSON.stringify(token), ttlMs);
+    const json = JSON.stringify(token);
+    await this.#store.set(key, this.#keyring ? sealAppToken(this.#keyring, key, json) : json, ttlMs);
   }
 
   acquireLock(key: string, ttlMs: number): Promise<string | null> {
@@ -106,6 +112,11 @@ export interface RedisAppTokenCacheOptions {
    * commands while disconnected (the cache still gives up after `operationTimeoutMs`).
    */
   client: Redis | Cluster;
+  /**
+   * AES-256-GCM keys (32 bytes: Buffer, 64 hex digits or base64), as for the token vault: the
+   * first seals, all open. The same keys in every process; the vault's `encryptionKeys` will do.
+   */
+  encryptionKeys: EncryptionKey | readonly EncryptionKey[];
   /** Prefix of every key and channel; must not contain `{` or `}`. Default `fractal:app:`. */
   prefix?: string;
   /** Upper bound on each Redis operation; then the operation fails with `store_unavailable`. Default 1000 ms. */
@@ -118,12 +129,17 @@ export interface RedisAppTokenCacheOptions {
  * App tokens in Redis, shared by every process: one token request per expiry for the whole
  * deployment. Keys are `<prefix>{<sha256 of the client's cache key>}:tokens` and `...:lock`; the
  * cache key itself is a hash of token URL, client ID and scopes, so no key reveals a secret.
+ * Values are sealed with `encryptionKeys` (AES-256-GCM, bound to the cache key).
  */
 export class RedisAppTokenCache extends StoreBackedAppTokenCache {
   constructor(options: RedisAppTokenCacheOptions) {
     if (!options || typeof options.client?.call !== 'function') {
       throw new ConfigurationError('RedisAppTokenCache needs `client`: an ioredis Redis or Cluster instance');
     }
+    if (options.encryptionKeys === undefined) {
+      throw new ConfigurationError('RedisAppTokenCache needs `encryptionKeys` to seal app tokens in Redis (e.g. the vault\'s; `openssl rand -base64 32`)');
+    }
+    const keyring = createKeyring(options.encryptionKeys);
     super(
       new RedisTokenStore({
         client: options.client,
@@ -134,7 +150,32 @@ export class RedisAppTokenCache extends StoreBackedAppTokenCache {
         // tombstones are written; keep the store's fencing window short anyway.
         tombstoneTtlMs: 60_000,
       }),
+      keyring,
     );
+  }
+}
+
+/**
+ * AES-GCM associated data of an app token (NIST SP 800-38D section 5.2.1.1), in the vault's record
+ * format 2 (lib/tokens/codec.ts): it binds the envelope to its key id and to the cache key, which
+ * commits to token URL, client ID and scopes, so a value copied to another key does not open.
+ */
+function appTokenBinding(keyId: string, cacheKey: string): string {
+  return JSON.stringify(['passport-fractal-id', 2, 'app-token', '', keyId, cacheKey]);
+}
+
+function sealAppToken(keyring: Keyring, cacheKey: string, json: string): string {
+  return keyring.encrypt(json, appTokenBinding(keyring.currentKeyId, cacheKey));
+}
+
+/** The app token's JSON, or `null` when the value does not open (another key, tampering, a clear value). */
+function openAppToken(keyring: Keyring, cacheKey: string, envelope: string): string | null {
+  const keyId = keyring.keyIdOf(envelope);
+  if (keyId === undefined) return null;
+  try {
+    return keyring.decrypt(envelope, appTokenBinding(keyId, cacheKey));
+  } catch {
+    return null;
   }
 }
 

@@ -120,7 +120,9 @@ export class TokenClient {
     if (res.status !== 200) {
       if (isRecord(res.json) && typeof res.json.error === 'string') {
         // A provider may echo what it received; never let our own credentials ride out in an error.
-        const sent = [clientSecret, params.code, params.refresh_token, params.code_verifier];
+        const sent = [clientSecret, params.code, params.refresh_token, params.code_verifier].flatMap(wireForms);
+        // base64(`id:secret`) as sent (each part form-encoded first) and as a provider may rebuild it raw.
+        if (headers.authorization !== undefined) sent.push(...basicForms(headers.authorization), ...basicForms(`Basic ${Buffer.from(`${clientID}:${clientSecret}`).toString('base64')}`));
         throw new TokenError(res.json.error, redact(res.json.error_description, sent), res.json.error_uri, res.status);
       }
       const code = res.status >= 500 || res.status === 429 ? ErrorCode.PROVIDER_UNAVAILABLE : ErrorCode.INVALID_PROVIDER_RESPONSE;
@@ -180,11 +182,30 @@ function checkTokenURL(value: unknown): void {
   }
 }
 
+/**
+ * A value as it may come back: raw, form-urlencoded as in our body (`+` for space, RFC 6749
+ * appendix B) and percent-encoded as in the Basic credentials (RFC 6749 section 2.3.1).
+ */
+function wireForms(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return [...new Set([value, new URLSearchParams({ v: value }).toString().slice(2), encodeURIComponent(value)])];
+}
+
+/**
+ * The base64 of `id:secret` we sent in `Authorization: Basic`, in the alphabets and paddings a
+ * provider may echo. Without padding, so that a padded echo contains it too.
+ */
+function basicForms(authorization: string): string[] {
+  const credentials = Buffer.from(authorization.replace(/^Basic /, ''), 'base64');
+  return [credentials.toString('base64').replace(/=+$/, ''), credentials.toString('base64url')];
+}
+
 /** Replaces every occurrence of the given values (those long enough to be secrets) in provider text. */
 function redact(text: unknown, values: readonly (string | undefined)[]): unknown {
   if (typeof text !== 'string') return text;
   let result = text;
-  for (const value of values) {
+  // Longest first: a shorter form inside a longer one must not leave the longer one half-redacted.
+  for (const value of [...values].sort((a, b) => (b?.length ?? 0) - (a?.length ?? 0))) {
     if (value !== undefined && value.length >= 8) result = result.split(value).join('[redacted]');
   }
   return result;

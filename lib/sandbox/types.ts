@@ -113,7 +113,12 @@ export type SandboxFault =
    * arrives: the connection is cut instead. A lost response, as when a proxy or the network fails
    * after the provider committed.
    */
-  | { kind: 'lost-answer'; times?: number };
+  | { kind: 'lost-answer'; times?: number }
+  /**
+   * A careless provider: answers 400 `invalid_request` whose `error_description` quotes the raw
+   * `Authorization` header and body it received, to test that clients redact what they sent.
+   */
+  | { kind: 'echo'; times?: number };
 
 /** A user's grant to a client as the provider sees it (no token values, only counts). */
 export interface SandboxGrant {

@@ -9,6 +9,16 @@ export interface VaultRecord {
   obtainedAt: number;
 }
 
+/** What a sealed secret belongs to; none of it appears in the envelope itself. */
+export interface SealBinding {
+  /** What the secret is: `user-tokens` (the vault) or `app-token` (the back-office client's cache). */
+  purpose: 'user-tokens' | 'app-token';
+  /** The app (OAuth client ID) it was issued to; `''` where the name already commits to it. */
+  clientID: string;
+  /** The record's name in its store: the user id, or the app token's cache key. */
+  name: string;
+}
+
 interface Plain {
   a: string;
   r?: string;
@@ -17,24 +27,73 @@ interface Plain {
   o: number;
 }
 
+/** Format of the associated data; bump it when what is bound changes. */
+const FORMAT_VERSION = 2;
+
 /**
- * Binds each envelope to its user: an envelope copied into another user's key does not open.
- * The id never appears in the envelope itself.
+ * AES-GCM associated data (NIST SP 800-38D section 5.2.1.1): the envelope opens only with the same
+ * format version, purpose, app, encryption key id and record name, so a record copied from
+ * another app, another key's envelope header or another user's key does not open. A JSON array,
+ * so that no choice of names can make two bindings serialise alike.
  */
-function associatedData(userId: string): string {
+function associatedData(binding: SealBinding, keyId: string): string {
+  return JSON.stringify(['passport-fractal-id', FORMAT_VERSION, binding.purpose, binding.clientID, keyId, binding.name]);
+}
+
+/** Format 1 (before 0.x, see SECURITY.md "Vault record binding") bound only the user id. */
+function legacyAssociatedData(userId: string): string {
   return `passport-fractal-id/tokens/v1\0${userId}`;
 }
 
-export function sealRecord(keyring: Keyring, userId: string, record: VaultRecord): string {
+/** Encrypts `plaintext` bound to `binding` and to the keyring's current key. */
+export function seal(keyring: Keyring, binding: SealBinding, plaintext: string): string {
+  return keyring.encrypt(plaintext, associatedData(binding, keyring.currentKeyId));
+}
+
+/** @throws KeyringError when the envelope does not open under this binding. */
+export function unseal(keyring: Keyring, binding: SealBinding, envelope: string): string {
+  const keyId = keyring.keyIdOf(envelope);
+  if (keyId === undefined) throw new KeyringError('Not a token envelope of this library');
+  return keyring.decrypt(envelope, associatedData(binding, keyId));
+}
+
+export function sealRecord(keyring: Keyring, binding: { clientID: string; userId: string }, record: VaultRecord): string {
   const { tokenSet } = record;
   const plain: Plain = { a: tokenSet.accessToken, e: tokenSet.expiresAt, s: [...tokenSet.scopes], o: record.obtainedAt };
   if (tokenSet.refreshToken !== undefined) plain.r = tokenSet.refreshToken;
-  return keyring.encrypt(JSON.stringify(plain), associatedData(userId));
+  return seal(keyring, userBinding(binding), JSON.stringify(plain));
 }
 
-/** @throws KeyringError when the envelope does not open or does not hold a token set. */
-export function openRecord(keyring: Keyring, userId: string, envelope: string): VaultRecord {
-  const text = keyring.decrypt(envelope, associatedData(userId));
+/**
+ * Opens a vault record. `legacy` is true when it is in format 1 (bound to the user id only): the
+ * caller should rewrite it in the current format. `acceptLegacy: false` refuses format 1.
+ *
+ * @throws KeyringError when the envelope does not open or does not hold a token set.
+ */
+export function openRecord(
+  keyring: Keyring,
+  binding: { clientID: string; userId: string },
+  envelope: string,
+  acceptLegacy = true,
+): VaultRecord & { legacy: boolean } {
+  let text: string;
+  let legacy = false;
+  try {
+    text = unseal(keyring, userBinding(binding), envelope);
+  } catch (err) {
+    if (!acceptLegacy) throw err;
+    // A format-1 record written before the upgrade; when this fails too, its KeyringError stands.
+    text = keyring.decrypt(envelope, legacyAssociatedData(binding.userId));
+    legacy = true;
+  }
+  return { ...parseRecord(text), legacy };
+}
+
+function userBinding(binding: { clientID: string; userId: string }): SealBinding {
+  return { purpose: 'user-tokens', clientID: binding.clientID, name: binding.userId };
+}
+
+function parseRecord(text: string): VaultRecord {
   let plain: Partial<Plain>;
   try {
     plain = JSON.parse(text) as Partial<Plain>;

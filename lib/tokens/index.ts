@@ -10,3 +10,4 @@ export { AUTHENTICATION_REQUIRED, decideSignedIn, guard, requireScopes, type Gua
 export { outcomeForError, respondToOutcome, type GuardOutcome, type ResponderSettings } from './responder';
 export { defaultUserId, type UserIdResolver } from './middleware';
 export { createFractalVault, type FractalVault, type FractalVaultOptions } from './vault';
+export type { VaultCheckCode, VaultCheckResult, VaultCheckWarning } from './check';

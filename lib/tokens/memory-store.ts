@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ExpiringMap } from '../memory';
 import { backoffCeiling } from '../provider';
+import type { VaultCheckWarning } from './check';
 import type { StoredTokens, TokenStore } from './store';
 
 export interface MemoryTokenStoreOptions {
@@ -110,6 +111,16 @@ export class MemoryTokenStore implements TokenStore {
       const timer = setTimeout(done, wait);
       this.#events.on(userId, done);
     });
+  }
+
+  /** Memory is neither shared nor persistent: say so, so that it is not taken to production by accident. */
+  async checkSettings(): Promise<VaultCheckWarning[]> {
+    return [
+      {
+        code: 'memory_store',
+        message: 'Tokens are kept in this process only (MemoryTokenStore): other processes do not see them, and a restart loses every grant. Use RedisTokenStore in production.',
+      },
+    ];
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { checkRedisSettings, type VaultCheckWarning } from './check';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
@@ -196,6 +197,11 @@ export class RedisTokenStore implements TokenStore {
     } finally {
       this.#notifications.unlisten(channel, wake);
     }
+  }
+
+  /** `maxmemory-policy`, `save` and `appendonly` of every node (see `vault.check()`). */
+  checkSettings(): Promise<VaultCheckWarning[]> {
+    return checkRedisSettings(this.#redis.source);
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,10 @@ export interface RefresherHooks {
 export interface RefresherSettings {
   store: TokenStore;
   keyring: Keyring;
+  /** Bound into every record with the user id, so that another app's records do not open. */
+  clientID: string;
+  /** Format-1 records (bound to the user id only): read once and rewritten, or refused. */
+  legacyRecords: 'migrate' | 'refuse';
   tokenClient: TokenClient;
   refreshSkewMs: number;
   recordTtlMs: number;
@@ -68,18 +72,47 @@ export class Refresher {
   async read(userId: string, cached = false): Promise<Current | null> {
     const stored = await this.#s.store.get(userId, cached ? CACHED : undefined);
     if (!stored) return null;
+    let opened: ReturnType<typeof openRecord>;
     try {
-      return { version: stored.version, ...openRecord(this.#s.keyring, userId, stored.data) };
+      opened = openRecord(this.#s.keyring, this.#binding(userId), stored.data, this.#s.legacyRecords === 'migrate');
     } catch (err) {
       // Not deleted: the likely cause is a missing key in encryptionKeys, which a deploy can fix.
       throw new ReauthenticationRequiredError('The stored Fractal ID tokens do not decrypt with the configured encryptionKeys', err);
     }
+    const { legacy, ...record } = opened;
+    if (!legacy) return { version: stored.version, ...record };
+    return { version: (await this.#migrate(userId, stored.version, record)) ?? stored.version, ...record };
+  }
+
+  /**
+   * Rewrites a format-1 record in the current format, under the refresh lock and fenced by its
+   * version, so that it is read in the old format once. Best effort: when the lock is taken (a
+   * refresh is running and writes the new format anyway) or the store fails, the next read tries again.
+   */
+  async #migrate(userId: string, version: number, record: VaultRecord): Promise<number | null> {
+    const { store, keyring, lockTtlMs } = this.#s;
+    try {
+      const lock = await store.acquireLock(userId, lockTtlMs);
+      if (!lock) return null;
+      try {
+        const data = sealRecord(keyring, this.#binding(userId), record);
+        return await store.compareAndSet(userId, version, data, this.#ttlFor(record.tokenSet, Date.now()), lock);
+      } finally {
+        await store.releaseLock(userId, lock).catch(() => undefined);
+      }
+    } catch {
+      return null;
+    }
+  }
+
+  #binding(userId: string): { clientID: string; userId: string } {
+    return { clientID: this.#s.clientID, userId };
   }
 
   /** Saves a token set from a sign-in (unconditional: a newer grant replaces whatever was stored). */
   async save(userId: string, tokenSet: FractalTokenSet): Promise<void> {
     const obtainedAt = Date.now();
-    await this.#s.store.set(userId, sealRecord(this.#s.keyring, userId, { tokenSet, obtainedAt }), this.#ttlFor(tokenSet, obtainedAt));
+    await this.#s.store.set(userId, sealRecord(this.#s.keyring, this.#binding(userId), { tokenSet, obtainedAt }), this.#ttlFor(tokenSet, obtainedAt));
   }
 
   /**
@@ -176,7 +209,7 @@ export class Refresher {
     // RFC 6749 section 6: without a new refresh token, the old one stays valid.
     if (tokenSet.refreshToken === undefined) tokenSet = { ...tokenSet, refreshToken };
     const obtainedAt = Date.now();
-    const data = sealRecord(keyring, userId, { tokenSet, obtainedAt });
+    const data = sealRecord(keyring, this.#binding(userId), { tokenSet, obtainedAt });
     const version = await store.compareAndSet(userId, current.version, data, this.#ttlFor(tokenSet, obtainedAt), lock);
     // Lost the lock or the record changed: discard ours (never used, so harmless) and read theirs.
     return version === null ? null : tokenSet;

@@ -1,3 +1,5 @@
+import type { VaultCheckWarning } from './check';
+
 /**
  * What a token store keeps for one user: an opaque, already encrypted blob and a version.
  *
@@ -71,6 +73,12 @@ export interface TokenStore {
 
   /** Milliseconds until the user's backoff ends; 0 when a refresh may be attempted now. */
   refreshBackoffMs?(userId: string): Promise<number>;
+
+  /**
+   * Backend settings that put stored grants at risk (eviction, persistence), for `vault.check()`.
+   * Resolves (never rejects for a refused check); rejects only when the backend is unreachable.
+   */
+  checkSettings?(): Promise<VaultCheckWarning[]>;
 
   /** Releases resources the store created itself (never the client it was given). */
   close?(): Promise<void>;

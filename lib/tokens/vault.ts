@@ -8,6 +8,7 @@ import { createKeyring, type EncryptionKey, type Keyring } from './keyring';
 import { createRequestContext, defaultUserId, fractalMiddleware, type ContextSource, type UserIdResolver } from './middleware';
 import { Refresher, type RefresherHooks } from './refresher';
 import type { TokenStore } from './store';
+import type { VaultCheckResult, VaultCheckWarning } from './check';
 import type { FractalRequestContext } from './types';
 
 export interface FractalVaultOptions {
@@ -63,6 +64,14 @@ export interface FractalVaultOptions {
   signInPath?: string;
   /** Realm of `WWW-Authenticate` challenges. Default `fractal`. */
   realm?: string;
+  /**
+   * Records are bound (AES-GCM associated data) to the client ID, the encryption key id, the user
+   * id and a format version. Records of format 1 (before this binding; bound to the user id only)
+   * are read once and rewritten in the current format (`migrate`, the default). Set `refuse` once
+   * every record was rewritten or expired (`recordTtlMs` after upgrading): then a format-1 record
+   * copied from another app no longer opens either.
+   */
+  legacyRecords?: 'migrate' | 'refuse';
   /** @internal Test seams. */
   hooks?: RefresherHooks;
 }
@@ -95,6 +104,13 @@ export interface FractalVault {
   logout(req: Request): Promise<void>;
   /** The request's context (creates one when the middleware is not mounted). */
   context(req: Request): FractalRequestContext;
+  /**
+   * Checks what could lose stored grants: for `RedisTokenStore`, Redis's `maxmemory-policy`
+   * (anything but `noeviction` may evict token records, which all have a TTL) and persistence
+   * (`appendonly`, `save`). Never rejects: a refused `CONFIG GET` or an unreachable store is a
+   * warning. Run it at start-up and log the warnings.
+   */
+  check(): Promise<VaultCheckResult>;
   /** The keyring in use (key ids, for operations). */
   readonly keyring: Keyring;
 }
@@ -110,6 +126,9 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
   const provider = resolveProviderConfig(options, 'createFractalVault');
   const realm = options.realm ?? 'fractal';
   if (!/^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(realm)) throw new ConfigurationError('`realm` must be printable ASCII without quotes or backslashes');
+  if (options.legacyRecords !== undefined && options.legacyRecords !== 'migrate' && options.legacyRecords !== 'refuse') {
+    throw new ConfigurationError('`legacyRecords` must be `migrate` or `refuse`');
+  }
   const signInPath = options.signInPath ?? '/auth/fractal';
   if (!signInPath.startsWith('/') || signInPath.startsWith('//')) throw new ConfigurationError('`signInPath` must be a path on this site, such as /auth/fractal');
 
@@ -120,6 +139,8 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
   const refresher = new Refresher({
     store: options.store,
     keyring,
+    clientID: options.clientID,
+    legacyRecords: options.legacyRecords ?? 'migrate',
     tokenClient,
     refreshSkewMs: options.refreshSkewMs ?? 60_000,
     recordTtlMs: options.recordTtlMs ?? 30 * DAY_MS,
@@ -163,6 +184,16 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
       await endSession(req);
     },
     context,
+    check: async () => {
+      const store = options.store;
+      let warnings: VaultCheckWarning[];
+      if (typeof store.checkSettings !== 'function') {
+        warnings = [{ code: 'store_not_checked', message: 'The token store has no checkSettings(): eviction and persistence were not checked.' }];
+      } else {
+        warnings = await store.checkSettings().catch(() => [{ code: 'store_unavailable' as const, message: 'The token store did not answer; its settings were not checked.' }]);
+      }
+      return { ok: warnings.length === 0, warnings };
+    },
   };
   return vault;
 }

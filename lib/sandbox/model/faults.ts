@@ -79,6 +79,10 @@ export class FaultInjector {
         return undefined;
       }
       res.set('Cache-Control', 'no-store');
+      if (fault.kind === 'echo') {
+        echoRequest(req, res);
+        return undefined;
+      }
       if (fault.kind === 'invalid-json') {
         res.status(200).type('application/json').send('{"access_token": "truncated-respo');
         return undefined;
@@ -90,6 +94,20 @@ export class FaultInjector {
       return undefined;
     };
   }
+}
+
+/** The `echo` fault: quotes the raw credentials and body back, as a careless provider might. */
+function echoRequest(req: Request, res: Response): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size <= 65_536) chunks.push(chunk);
+  });
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    res.status(400).json({ error: 'invalid_request', error_description: `Received authorization=${req.get('authorization') ?? ''} body=${body}` });
+  });
 }
 
 /** What a load balancer in front of the provider answers: HTML, not OAuth JSON. */
@@ -148,7 +166,9 @@ export function checkFault(value: unknown): SandboxFault {
       return withTimes({ kind: 'invalid-json' });
     case 'lost-answer':
       return withTimes({ kind: 'lost-answer' });
+    case 'echo':
+      return withTimes({ kind: 'echo' });
     default:
-      throw new SandboxError('invalid_fault', 'kind must be one of status, delay, reset, invalid-json, lost-answer');
+      throw new SandboxError('invalid_fault', 'kind must be one of status, delay, reset, invalid-json, lost-answer, echo');
   }
 }

@@ -5,6 +5,10 @@ import type { Sandbox, SandboxDecision, SandboxVerificationUpdate } from '../typ
 /**
  * `/_sandbox/*` on the auth origin: the programmatic API over HTTP (JSON), for tests and tools
  * running in another process. It has no authentication, so it answers loopback peers only.
+ * A loopback peer is not enough: with DNS rebinding a web page's own name resolves to 127.0.0.1,
+ * so the browser connects from loopback with `Host: attacker.example`. The `Host` must therefore
+ * name loopback too (RFC 9110 section 7.2), and a browser's `Origin` (RFC 6454 section 7) must be
+ * one of the sandbox's own origins: no web page may drive the admin API.
  * This is a test emulator: never expose it, never deploy it.
  */
 export function adminRouter(sandbox: Sandbox): Router {
@@ -12,6 +16,15 @@ export function adminRouter(sandbox: Sandbox): Router {
   router.use((req: Request, res: Response, next: NextFunction) => {
     if (!isLoopback(req.socket.remoteAddress)) {
       res.status(403).json({ error: 'forbidden', error_description: 'The sandbox admin API answers loopback clients only.' });
+      return;
+    }
+    if (!isLoopbackHostHeader(req.headers.host)) {
+      res.status(403).json({ error: 'forbidden', error_description: 'The sandbox admin API answers requests to a loopback Host only.' });
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !ownOrigins(sandbox).has(origin)) {
+      res.status(403).json({ error: 'forbidden', error_description: 'The sandbox admin API refuses cross-origin requests.' });
       return;
     }
     res.set('Cache-Control', 'no-store');
@@ -119,4 +132,23 @@ function withoutUndefined<T extends object>(value: T): T {
 
 function isLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
+}
+
+/** `Host` as `127.0.0.0/8`, `localhost` or `[::1]`, with an optional port. */
+export function isLoopbackHostHeader(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const match = /^(\[::1\]|localhost|127(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3})(?::\d{1,5})?$/i.exec(host.trim());
+  return match !== null;
+}
+
+function ownOrigins(sandbox: Sandbox): Set<string> {
+  const origins = new Set<string>();
+  for (const url of Object.values(sandbox.domains)) {
+    try {
+      origins.add(new URL(url).origin);
+    } catch {
+      // Not a URL: nothing to allow.
+    }
+  }
+  return origins;
 }
