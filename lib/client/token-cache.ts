@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { IORedisClient } from '../redis';
 import { ConfigurationError } from '../errors';
 import { MemoryTokenStore } from '../tokens';
 import { RedisTokenStore } from '../tokens';
@@ -105,7 +105,7 @@ export interface RedisAppTokenCacheOptions {
    * `enableOfflineQueue: false` and `commandTimeout`: with the offline queue on, ioredis holds
    * commands while disconnected (the cache still gives up after `operationTimeoutMs`).
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /** Prefix of every key and channel; must not contain `{` or `}`. Default `fractal:app:`. */
   prefix?: string;
   /** Upper bound on each Redis operation; then the operation fails with `store_unavailable`. Default 1000 ms. */

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
-import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from '../redis';
+import { boundedRedisOperation, evalScript, type IORedisClient, type RedisCaller, type RedisScript } from '../redis';
 import { LocalRecordCache } from './local-cache';
 import { ACQUIRE_LOCK, COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
@@ -12,7 +12,7 @@ export interface RedisTokenStoreOptions {
    * closes it. Recommended for request paths: `enableOfflineQueue: false`, `maxRetriesPerRequest: 1`
    * and `commandTimeout` (see the README, "Multi-process deployments").
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /** Prefix of every key and channel. Must not contain `{` or `}` (hash tags). Default `fractal:`. */
   prefix?: string;
   /**
@@ -70,7 +70,7 @@ const MAX_UNCERTAIN_LOCKS = 1000;
  */
 export class RedisTokenStore implements TokenStore {
   readonly #client: Client;
-  readonly #source: Redis | Cluster;
+  readonly #source: IORedisClient;
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #pollMs: number;
@@ -330,8 +330,8 @@ export class RedisTokenStore implements TokenStore {
     const source = this.#source;
     const subscriber = (
       source.isCluster
-        ? (source as Cluster).duplicate(undefined, { enableOfflineQueue: true })
-        : (source as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false })
+        ? (source as unknown as Cluster).duplicate(undefined, { enableOfflineQueue: true })
+        : (source as unknown as Redis).duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false })
     ) as unknown as Subscriber;
     // Connection errors surface through the operations of the main client; never crash on them here.
     subscriber.on('error', () => undefined);

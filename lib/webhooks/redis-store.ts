@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { boundedRedisOperation, evalScript, redisScript, type RedisCaller, type RedisScript } from '../redis';
-import type { Cluster, Redis } from 'ioredis';
+import { boundedRedisOperation, evalScript, redisScript, type IORedisClient, type RedisCaller, type RedisScript } from '../redis';
 import { ConfigurationError } from '../errors';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
@@ -11,7 +10,7 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
    * `maxRetriesPerRequest: 1` and a `commandTimeout`, or a Redis outage makes deliveries hang
    * (ioredis queues commands while disconnected) instead of being answered 503 and retried.
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /** Prefix of every key. Default `fractal:webhooks:`. */
   prefix?: string;
   /** Upper bound on each operation, whatever the client's options. Default 2000 ms. */
