@@ -35,13 +35,13 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-it('packs the built library and README only: no sources, tests or source maps', async () => {
+it('packs the built library, the browser embed script and README only: no sources, tests or source maps', async () => {
   const { stdout } = await run('tar', ['-tzf', tarball]);
   const files = stdout.trim().split('\n');
   expect(files).toContain('package/dist/index.js');
   expect(files).toContain('package/dist/sandbox/index.d.ts');
   expect(files).toContain('package/README.md');
-  expect(files.filter((f) => !/^package\/(dist\/.*\.(js|d\.ts)|README\.md|package\.json)$/.test(f))).toEqual([]);
+  expect(files.filter((f) => !/^package\/(dist\/.*\.(js|d\.ts)|browser\/fractal-embed\.js|README\.md|package\.json)$/.test(f))).toEqual([]);
 });
 
 describe.each(STACKS)('a new app on $name', ({ pins }) => {

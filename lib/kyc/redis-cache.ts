@@ -1,6 +1,5 @@
-import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
-import { boundedRedisOperation, evalScript, redisScript, type RedisCaller } from '../redis';
+import { boundedRedisOperation, evalScript, redisScript, type IORedisClient, type RedisCaller } from '../redis';
 import { resolveTtl, type KycCache, type KycCacheEntry, type KycCacheOptions, type KycCacheRead } from './cache';
 
 export interface RedisKycCacheOptions extends KycCacheOptions {
@@ -8,7 +7,7 @@ export interface RedisKycCacheOptions extends KycCacheOptions {
    * An ioredis client or cluster, shared with the app if you like; never closed here. It runs on
    * request paths: create it with `enableOfflineQueue: false` and a `commandTimeout`.
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /** Prefix of every key. Default `fractal:kyc:`. */
   prefix?: string;
   /** Upper bound on each operation. Default 2000 ms. */
