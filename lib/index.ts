@@ -51,6 +51,8 @@ export {
   JourneyOptionError,
   OriginError,
   fractalEmbedScript,
+  // Not in the README; test/package.test.ts holds it public (where the embed script is on disk).
+  FRACTAL_EMBED_SCRIPT_PATH,
 } from './strategy';
 export type {
   WalletError,

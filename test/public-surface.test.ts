@@ -10,6 +10,7 @@ const PUBLIC_EXPORTS = {
   'passport-fractal-id': [
     'ConfigurationError',
     'ErrorCode',
+    'FRACTAL_EMBED_SCRIPT_PATH',
     'FractalClient',
     'FractalError',
     'FractalStrategy',
