@@ -4,6 +4,11 @@ const config: Config = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Installs the packed tarball into throwaway apps (about a minute): `npm run test:package`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/package-install.test.ts'],
+  // Finds or starts Redis and hands it to every test file as REDIS_URL (test/setup/redis-global.ts).
+  globalSetup: '<rootDir>/test/setup/redis-global.ts',
+  globalTeardown: '<rootDir>/test/setup/redis-global-teardown.ts',
   transform: {
     // Type checking runs once (tsc in `npm test`); isolatedModules in tsconfig makes ts-jest transpile only.
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],

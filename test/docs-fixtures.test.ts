@@ -1,6 +1,7 @@
 import express from 'express';
 import request from 'supertest';
-import { FractalClient, TokenClient, fetchFractalUser, fractalWebhooks, signFractalWebhook, toFractalProfile, type FractalWebhookEvent } from '../lib';
+import { FractalClient, fractalWebhooks, signFractalWebhook, type FractalWebhookEvent } from '../lib';
+import { TokenClient, fetchFractalUser, toFractalProfile } from '../lib/provider';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { allDocsFixtures, docsFixture } from './helpers/docs-fixtures';
 

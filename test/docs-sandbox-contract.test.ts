@@ -1,4 +1,5 @@
-import { KYC_ADDONS, KYC_LEVELS, kycScopes } from '../lib';
+import { KYC_LEVELS, kycScopes } from '../lib';
+import { KYC_ADDONS } from '../lib/provider';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { buildApp, finishSignIn, newAgent, startSignIn } from './helpers/app';
 import { docsFixture, offTable, type FieldType, type UsersMeFields } from './helpers/docs-fixtures';

@@ -3,7 +3,8 @@ import passport from 'passport';
 import request from 'supertest';
 import type TestAgent from 'supertest/lib/agent';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
-import { FractalStrategy, ConfigurationError, FRACTAL_EMBED_SCRIPT_PATH, fractalEmbedScript, isFractalError, MAX_CALLBACK_BODY_BYTES } from '../lib';
+import { FractalStrategy, ConfigurationError, fractalEmbedScript, isFractalError } from '../lib';
+import { FRACTAL_EMBED_SCRIPT_PATH, MAX_CALLBACK_BODY_BYTES } from '../lib/strategy';
 import { CALLBACK_PATH, buildApp, callbackPathOf, newAgent, startSignIn, type TestApp } from './helpers/app';
 
 /**

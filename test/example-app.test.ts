@@ -8,6 +8,7 @@ import { KycFeed } from '../example-app/kyc-feed';
 import { MemoryTokenStore, signFractalWebhook, type TokenStore } from '../lib';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { callbackPathOf } from './helpers/app';
+import { SHARED_REDIS } from './helpers/redis';
 
 let sandbox: Sandbox;
 beforeAll(async () => {
@@ -74,7 +75,7 @@ describe.each([
   const prefix = `test:${randomBytes(6).toString('hex')}:`;
 
   beforeAll(() => {
-    if (useRedis) redis = new Redis({ host: '127.0.0.1', port: 6379, keyPrefix: prefix, enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+    if (useRedis) redis = new Redis({ ...SHARED_REDIS, keyPrefix: prefix, enableOfflineQueue: true, maxRetriesPerRequest: 1 });
   });
   afterAll(async () => {
     if (!redis) return;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { safeReturnTo } from '../lib';
+import { safeReturnTo } from '../lib/strategy';
 import { fuzzParameters } from './helpers/fuzz';
 
 const APP_ORIGIN = 'https://app.example';

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import { startSandbox, type Sandbox, type SandboxCredentials } from '../lib/sandbox';
-import { fetchFractalUser, isFractalError, TokenClient, createFractalVault, MemoryTokenStore, type FractalVault } from '../lib';
+import { isFractalError, createFractalVault, MemoryTokenStore, type FractalVault } from '../lib';
+import { fetchFractalUser, TokenClient } from '../lib/provider';
 import { buildApp, callbackPathOf, newAgent, startSignIn } from './helpers/app';
 import { caught, captureOutput, expectNoSecrets, obtainCode, renderingsOf, startTinyProvider, type OutputCapture, type TinyProvider } from './helpers/hardening';
 

@@ -1,4 +1,5 @@
-import { ConfigurationError, kycStatus, parseKycRequirement, toFractalProfile, type FractalUser, type KycStatus } from '../lib';
+import { ConfigurationError, kycStatus, parseKycRequirement, type FractalUser, type KycStatus } from '../lib';
+import { toFractalProfile } from '../lib/provider';
 
 // The decision "is this user approved at level X?" from whatever /v2/users/me carries.
 // Shapes from user-integration/user-information-retrieval.md (its field table and its examples).

@@ -1,4 +1,5 @@
-import { safeReturnTo, validateWallet, ErrorCode } from '../lib';
+import { ErrorCode } from '../lib';
+import { safeReturnTo, validateWallet } from '../lib/strategy';
 
 describe('safeReturnTo', () => {
   it.each([

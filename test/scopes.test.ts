@@ -1,16 +1,5 @@
-import {
-  ErrorCode,
-  KYC_ADDONS,
-  KYC_LEVELS,
-  addonSupport,
-  diffScopes,
-  isFractalError,
-  kycScopes,
-  missingScopes,
-  normalizeScopes,
-  parseScope,
-  validateUserScopes,
-} from '../lib';
+import { ErrorCode, KYC_LEVELS, addonSupport, isFractalError, kycScopes, missingScopes } from '../lib';
+import { KYC_ADDONS, diffScopes, normalizeScopes, parseScope, validateUserScopes } from '../lib/provider';
 
 describe('kycScopes', () => {
   it('builds status scopes for a level and its add-ons, with uid:read first', () => {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { TokenClient } from '../lib';
+import { TokenClient } from '../lib/provider';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 
 // Characters that form-encoding and percent-encoding change, so each wire form differs from the raw secret.

@@ -1,7 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
-import { TokenClient, createFractalVault, MemoryTokenStore, FractalClient, generateEncryptionKey } from '../lib';
+import { createFractalVault, MemoryTokenStore, FractalClient, generateEncryptionKey } from '../lib';
+import { TokenClient } from '../lib/provider';
 
 /** A token endpoint on loopback that echoes what it received in its error description. */
 let server: Server;

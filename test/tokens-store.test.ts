@@ -6,7 +6,7 @@ import { describeTokenStoreContract } from './helpers/vault-store-contract';
 
 describeTokenStoreContract('MemoryTokenStore', async () => ({ store: new MemoryTokenStore(), cleanup: async () => undefined }));
 
-describeTokenStoreContract('RedisTokenStore on 127.0.0.1:6379', async () => {
+describeTokenStoreContract('RedisTokenStore on the shared Redis', async () => {
   const client = await connectRedis();
   const prefix = randomPrefix('contract');
   return {

@@ -1,4 +1,5 @@
-import { ErrorCode, parseFractalUser, toFractalProfile } from '../lib';
+import { ErrorCode } from '../lib';
+import { parseFractalUser, toFractalProfile } from '../lib/provider';
 
 // Tolerant reading of GET /v2/users/me (user-integration/user-information-retrieval.md): only the
 // uid is required; the docs' own examples omit most other documented fields.

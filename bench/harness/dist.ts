@@ -12,6 +12,7 @@ export type FractalLib = typeof import('../../lib/index');
 export type SandboxLib = typeof import('../../lib/sandbox/index');
 export type TokensLib = typeof import('../../lib/tokens/index');
 export type WebhooksLib = typeof import('../../lib/webhooks/index');
+export type ProviderLib = typeof import('../../lib/provider/index');
 
 function load<T>(path: string): T {
   try {
@@ -25,3 +26,5 @@ export const loadFractal = (): FractalLib => load('index.js');
 export const loadSandbox = (): SandboxLib => load('sandbox/index.js');
 export const loadTokens = (): TokensLib => load('tokens/index.js');
 export const loadWebhooks = (): WebhooksLib => load('webhooks/index.js');
+/** The token client is internal (not exported by the main entry); the benchmarks drive it directly. */
+export const loadProvider = (): ProviderLib => load('provider/index.js');

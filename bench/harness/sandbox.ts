@@ -3,7 +3,7 @@ import { startChild, type ChildServer } from './child';
 import { getJson, postJson } from './http';
 import type { SandboxCounts, SandboxCredentials, SandboxDecision, SandboxTokenLifetimes, SandboxUser } from '../../lib/sandbox/types';
 import type { FractalTokenSet } from '../../lib/provider/token-client';
-import { loadFractal } from './dist';
+import { loadProvider } from './dist';
 
 export interface SandboxDomains {
   frontend: string;
@@ -53,7 +53,7 @@ export class SandboxProcess {
     url.search = new URLSearchParams({ client_id: client.clientID, redirect_uri: redirectUri, response_type: 'code', scope: 'uid:read', state: randomBytes(8).toString('hex') }).toString();
     const code = new URL(await this.authorize(url.href, { email })).searchParams.get('code');
     if (!code) throw new Error('the sandbox did not approve the benchmark sign-in');
-    const { TokenClient } = loadFractal();
+    const { TokenClient } = loadProvider();
     const tokens = new TokenClient({ tokenURL: `${this.domains.auth}/oauth/token`, ...client });
     const { tokenSet } = await tokens.exchangeCode({ code, redirectUri, requestedScopes: ['uid:read'] });
     const user = (await this.users()).find((u) => u.email === email);

@@ -1,4 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
+import type { IORedisClient } from '../redis';
 import { ConfigurationError } from '../errors';
 import { createKeyring, MemoryTokenStore, type EncryptionKey, type Keyring } from '../tokens';
 import { RedisTokenStore } from '../tokens';
@@ -111,7 +111,7 @@ export interface RedisAppTokenCacheOptions {
    * `enableOfflineQueue: false` and `commandTimeout`: with the offline queue on, ioredis holds
    * commands while disconnected (the cache still gives up after `operationTimeoutMs`).
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /**
    * AES-256-GCM keys (32 bytes: Buffer, 64 hex digits or base64), as for the token vault: the
    * first seals, all open. The same keys in every process; the vault's `encryptionKeys` will do.

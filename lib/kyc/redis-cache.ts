@@ -1,5 +1,4 @@
-import type { Cluster, Redis } from 'ioredis';
-import { RedisAdapter, redisScript } from '../redis';
+import { RedisAdapter, redisScript, type IORedisClient } from '../redis';
 import { resolveTtl, type KycCache, type KycCacheEntry, type KycCacheOptions, type KycCacheRead } from './cache';
 
 export interface RedisKycCacheOptions extends KycCacheOptions {
@@ -7,7 +6,7 @@ export interface RedisKycCacheOptions extends KycCacheOptions {
    * An ioredis client or cluster, shared with the app if you like; never closed here. It runs on
    * request paths: create it with `enableOfflineQueue: false` and a `commandTimeout`.
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /** Prefix of every key. Default `fractal:kyc:`. */
   prefix?: string;
   /** Upper bound on each operation. Default 2000 ms. */

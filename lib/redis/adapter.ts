@@ -1,6 +1,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
-import { boundedRedisOperation, evalScript, type RedisCaller, type RedisScript } from './ops';
+import { boundedRedisOperation, evalScript, type IORedisClient, type RedisCaller, type RedisScript } from './ops';
 
 export interface RedisAdapterOptions {
   /** Upper bound on each operation, whatever the client's own options. */
@@ -21,14 +21,14 @@ export class RedisAdapter {
   readonly #client: RedisCaller;
   readonly #limits: { timeoutMs: number; retryAfter: number };
 
-  constructor(store: string, client: Redis | Cluster | undefined, options: RedisAdapterOptions) {
+  constructor(store: string, client: IORedisClient | undefined, options: RedisAdapterOptions) {
     if (typeof (client as Partial<RedisCaller> | undefined)?.call !== 'function') {
       throw new ConfigurationError(`${store} needs \`client\`: an ioredis Redis or Cluster instance`);
     }
     for (const [name, value] of [['operationTimeoutMs', options.operationTimeoutMs], ['retryAfterSeconds', options.retryAfterSeconds]] as const) {
       if (!Number.isFinite(value) || value <= 0) throw new ConfigurationError(`${store} \`${name}\` must be a positive number`);
     }
-    this.source = client as Redis | Cluster;
+    this.source = client as unknown as Redis | Cluster;
     this.#client = client as unknown as RedisCaller;
     this.#limits = { timeoutMs: options.operationTimeoutMs, retryAfter: options.retryAfterSeconds };
   }

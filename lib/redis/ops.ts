@@ -8,6 +8,19 @@ export interface RedisCaller {
   call(command: string, args: (string | number)[]): Promise<unknown>;
 }
 
+/**
+ * An ioredis `Redis` or `Cluster` (ioredis 5 or 6) as the stores accept it: only the members they
+ * use. Structural on purpose: ioredis 6 made `Redis` generic over its reply mapping
+ * (`Redis<"legacy">` by default), so naming ioredis' classes in our options would refuse an ioredis 5
+ * client and pin consumers to the copy we compiled against.
+ */
+export interface IORedisClient {
+  readonly status: string;
+  readonly isCluster: boolean;
+  call(command: string, args: (string | number)[]): unknown;
+  duplicate(...args: never[]): unknown;
+}
+
 /** A Lua script with its SHA-1, for EVALSHA. */
 export interface RedisScript {
   readonly lua: string;

@@ -1,8 +1,7 @@
 import { checkRedisSettings, type VaultCheckWarning } from './check';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
 import { ConfigurationError } from '../errors';
-import { ChangeNotifications, pxTtl as ttl, RedisAdapter, UncertainTokens, type RedisScript } from '../redis';
+import { ChangeNotifications, pxTtl as ttl, RedisAdapter, UncertainTokens, type RedisScript, type IORedisClient } from '../redis';
 import { LocalRecordCache } from './local-cache';
 import { ACQUIRE_LOCK, COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
@@ -13,7 +12,7 @@ export interface RedisTokenStoreOptions {
    * closes it. Recommended for request paths: `enableOfflineQueue: false`, `maxRetriesPerRequest: 1`
    * and `commandTimeout` (see the README, "Multi-process deployments").
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /** Prefix of every key and channel. Must not contain `{` or `}` (hash tags). Default `fractal:`. */
   prefix?: string;
   /**
@@ -71,7 +70,7 @@ export class RedisTokenStore implements TokenStore {
       operationTimeoutMs: options.operationTimeoutMs ?? 2000,
       retryAfterSeconds: options.retryAfterSeconds ?? 1,
     });
-    this.#notifications = new ChangeNotifications(options.client);
+    this.#notifications = new ChangeNotifications(this.#redis.source);
     const prefix = options.prefix ?? 'fractal:';
     if (/[{}]/.test(prefix)) {
       throw new ConfigurationError('RedisTokenStore `prefix` must not contain { or }: the store adds its own hash tag per user');

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RedisAdapter, redisScript, UncertainTokens } from '../redis';
-import type { Cluster, Redis } from 'ioredis';
+import { RedisAdapter, redisScript, UncertainTokens, type IORedisClient } from '../redis';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
 export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
@@ -10,7 +9,7 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
    * `maxRetriesPerRequest: 1` and a `commandTimeout`, or a Redis outage makes deliveries hang
    * (ioredis queues commands while disconnected) instead of being answered 503 and retried.
    */
-  client: Redis | Cluster;
+  client: IORedisClient;
   /** Prefix of every key. Default `fractal:webhooks:`. */
   prefix?: string;
   /** Upper bound on each operation, whatever the client's options. Default 2000 ms. */

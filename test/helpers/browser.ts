@@ -1,12 +1,27 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-/** Debian's Chromium; installed by .ci/run. Never a downloaded browser. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Where a system Chromium usually is (Debian, Ubuntu, Fedora, Alpine, macOS). Never a downloaded browser. */
+const CANDIDATES = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/lib/chromium/chromium',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+  '/Applications/Chromium.app/Contents/MacOS/Chromium',
+  '/Applications/Google Chrome.app/Contents/MacOS/Google Chrome',
+];
+
+/** `CHROMIUM_PATH`, else the first system Chromium found; .ci/run installs Debian's. */
+export const CHROMIUM: string | undefined = process.env.CHROMIUM_PATH || CANDIDATES.find((candidate) => existsSync(candidate));
 export const ARTIFACTS = path.join(__dirname, '..', 'artifacts');
 
 export function launchChromium(): Promise<Browser> {
+  if (!CHROMIUM) {
+    throw new Error('Browser tests need Chromium: set CHROMIUM_PATH, or install it (Debian: apt-get install chromium)');
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`CHROMIUM_PATH=${CHROMIUM} does not exist`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,

@@ -6,8 +6,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 
-/** The machine's shared Redis. Tests isolate themselves with a random key prefix and clean up. */
-export const SHARED_REDIS = { host: '127.0.0.1', port: 6379 };
+/**
+ * The Redis every test file shares: `REDIS_URL`, which jest's globalSetup (test/setup/redis-global.ts)
+ * always sets, found or started. Tests isolate themselves with a random key prefix and clean up.
+ */
+export const SHARED_REDIS = sharedRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+
+function sharedRedis(url: string): { host: string; port: number; password?: string; db?: number } {
+  const parsed = new URL(url);
+  const options: { host: string; port: number; password?: string; db?: number } = {
+    host: parsed.hostname || '127.0.0.1',
+    port: Number(parsed.port || 6379),
+  };
+  if (parsed.password) options.password = decodeURIComponent(parsed.password);
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '') options.db = Number(db);
+  return options;
+}
 
 /** Options we recommend for request paths (README, "Multi-process deployments"). */
 export const REQUEST_PATH_OPTIONS: RedisOptions = {

@@ -30,8 +30,9 @@ export function expectStoreUnavailable(res: Response): void {
  * request cost.
  */
 export async function monitorPrefix(redis: Redis, prefix: string): Promise<{ commands: string[][]; settle(): Promise<void>; stop(): void }> {
-  const { host, port } = redis.options as { host?: string; port?: number };
-  const child = spawn('redis-cli', ['-h', host ?? '127.0.0.1', '-p', String(port ?? 6379), 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const { host, port, password } = redis.options as { host?: string; port?: number; password?: string };
+  const auth = password ? ['-a', password, '--no-auth-warning'] : [];
+  const child = spawn('redis-cli', ['-h', host ?? '127.0.0.1', '-p', String(port ?? 6379), ...auth, 'monitor'], { stdio: ['ignore', 'pipe', 'ignore'] });
   const commands: string[][] = [];
   const barriers = new Map<string, () => void>();
   let started: () => void = () => undefined;
