@@ -142,7 +142,10 @@ describe('callback query strings (property)', () => {
           if (!allowed) throw new Error(`${res.status} for ${path.slice(0, 300)}`);
           // A genuine state with a provider error: 5xx only for errors that mean the provider is failing,
           // or for codes that mean this client is misconfigured (RFC 6749 section 4.1.2.1).
-          if (!PROVIDER_FAILURES.has(errors[0]!) && res.status !== 500) throw new Error(`${res.status} for error=${errors[0]}`);
+          // An `error` that is no OAuth error code at all is an invalid provider answer: 502, as documented.
+          const malformed = !/^[a-z0-9_.-]{1,64}$/i.test(errors[0]!);
+          const expected = malformed ? 502 : 500;
+          if (!PROVIDER_FAILURES.has(errors[0]!) && res.status !== expected) throw new Error(`${res.status} for error=${errors[0]}`);
         }
         if (!response) return true;
         // The whole query as the app received it, raw suffix included.
