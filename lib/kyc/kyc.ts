@@ -1,12 +1,14 @@
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ConfigurationError, ErrorCode, ReauthenticationRequiredError } from '../errors';
+import type { Request, RequestHandler } from 'express';
+import { ConfigurationError, describeCode, ErrorCode, ReauthenticationRequiredError } from '../errors';
 import { missingScopes, type FractalUser } from '../provider';
-import { safeReturnTo } from '../strategy';
-import type { FractalVault } from '../tokens';
+import { decideSignedIn, outcomeForError, wantsHtml, type FractalVault, type GuardOutcome } from '../tokens';
 import type { FractalWebhookEvent } from '../webhooks';
 import { MemoryKycCache, type KycCache, type KycCacheRead } from './cache';
 import { parseKycRequirement, type KycRequirement, type KycRequirementInput } from './requirement';
 import { kycStatus, readCases, type KycCaseSummary, type KycDecision, type KycStatusOptions } from './status';
+
+/** `error` of the guard's 403 answer (JSON `{ error, status }`). */
+const KYC_REQUIRED = 'kyc_required';
 
 export interface FractalKycOptions extends KycStatusOptions {
   /** The token vault: the guard reads the user's profile through it (refreshing the token if needed). */
@@ -112,17 +114,8 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
     },
     requireKyc: (requirement) => {
       const parsed = parseKycRequirement(requirement);
-      const tokens = vault.require();
-      return function requireKyc(req: Request, res: Response, next: NextFunction): void {
-        // The token guard first: signed-out users, revoked grants and store outages answer as everywhere else.
-        tokens(req, res, (err?: unknown) => {
-          if (err !== undefined) {
-            next(err);
-            return;
-          }
-          void decide(req, res, next, parsed);
-        });
-      };
+      // The vault's own sign-in rules first, then this decision; one responder answers for both.
+      return vault.guard(async (req, ctx) => (await decideSignedIn(ctx)) ?? decide(req, parsed));
     },
     invalidate: (userId) => cache.invalidate(userId),
     handleWebhookEvent: async (event) => {
@@ -142,47 +135,42 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
     },
   };
 
-  async function decide(req: Request, res: Response, next: NextFunction, requirement: KycRequirement): Promise<void> {
+  async function decide(req: Request, requirement: KycRequirement): Promise<GuardOutcome> {
+    // Signing in again with the requirement's scopes: the only thing that can change a `missing`.
+    const signIn = (error: string, description: string): GuardOutcome => ({
+      kind: 'sign-in',
+      error,
+      description,
+      invalidToken: error === ErrorCode.REAUTHENTICATION_REQUIRED,
+      path: signInPath,
+      query: { scope: requirement.scopes.join(' ') },
+    });
+    let decision: KycDecision;
     try {
-      const decision = await kyc.status(req, requirement);
-      res.locals.fractalKyc = decision;
-      if (decision.status === 'approved') {
-        next();
-        return;
-      }
-      const lacking = missingScopes(requirement.scopes, await vault.context(req).getGrantedScopes());
-      if (wantsHtml(req) && lacking.length > 0) {
-        // Only when signing in again can change the answer: a pending or rejected user sent back to
-        // the provider would come straight back here, in a loop.
-        res.redirect(302, signInURL(req, requirement));
-        return;
-      }
-      res.status(403);
-      if (wantsHtml(req)) res.type('text/plain').send(explain(decision, requirement));
-      else res.json({ error: 'kyc_required', status: decision.status });
+      decision = await kyc.status(req, requirement);
     } catch (err) {
-      if ((err as { code?: unknown } | null)?.code === ErrorCode.REAUTHENTICATION_REQUIRED) {
-        if (wantsHtml(req)) res.redirect(302, signInURL(req, requirement));
-        else res.status(401).json({ error: ErrorCode.REAUTHENTICATION_REQUIRED, error_description: 'The Fractal ID authorization is no longer valid; sign in again' });
-        return;
-      }
-      next(err);
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code === ErrorCode.REAUTHENTICATION_REQUIRED) return signIn(code, describeCode(code));
+      return outcomeForError(err);
     }
-  }
-
-  function signInURL(req: Request, requirement: KycRequirement): string {
-    const query = new URLSearchParams({ scope: requirement.scopes.join(' ') });
-    const returnTo = req.method === 'GET' || req.method === 'HEAD' ? safeReturnTo(req.originalUrl) : undefined;
-    if (returnTo !== undefined) query.set('returnTo', returnTo);
-    return `${signInPath}?${query.toString()}`;
+    if (req.res) req.res.locals.fractalKyc = decision;
+    if (decision.status === 'approved') return { kind: 'allow' };
+    const lacking = missingScopes(requirement.scopes, await vault.context(req).getGrantedScopes());
+    // Only when signing in again can change the answer: a pending or rejected user sent back to
+    // the provider would come straight back here, in a loop.
+    if (wantsHtml(req) && lacking.length > 0) return signIn(KYC_REQUIRED, explain(decision, requirement));
+    return {
+      kind: 'refuse',
+      status: 403,
+      error: KYC_REQUIRED,
+      description: explain(decision, requirement),
+      body: { error: KYC_REQUIRED, status: decision.status },
+    };
   }
 
   return kyc;
 }
 
-function wantsHtml(req: Request): boolean {
-  return (req.get('accept') ?? '').toLowerCase().includes('text/html');
-}
 
 function explain(decision: KycDecision, requirement: KycRequirement): string {
   switch (decision.status) {

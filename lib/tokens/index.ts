@@ -7,7 +7,7 @@ export { RedisTokenStore, type RedisTokenStoreOptions } from './redis-store';
 export { createKeyring, generateEncryptionKey, KeyringError, type EncryptionKey, type Keyring } from './keyring';
 export type { RetryOptions } from '../provider';
 export { AUTHENTICATION_REQUIRED, decideSignedIn, guard, requireScopes, type GuardDecider, type GuardSettings, type RequireOptions } from './guard';
-export { outcomeForError, respondToOutcome, type GuardOutcome, type ResponderSettings } from './responder';
+export { outcomeForError, respondToOutcome, wantsHtml, type GuardOutcome, type ResponderSettings } from './responder';
 export { defaultUserId, type UserIdResolver } from './middleware';
 export { createFractalVault, type FractalVault, type FractalVaultOptions } from './vault';
 export type { VaultCheckCode, VaultCheckResult, VaultCheckWarning } from './check';

@@ -21,7 +21,16 @@ import { safeReturnTo } from '../strategy';
  */
 export type GuardOutcome =
   | { readonly kind: 'allow' }
-  | { readonly kind: 'sign-in'; readonly error: string; readonly description: string; readonly invalidToken?: boolean }
+  | {
+      readonly kind: 'sign-in';
+      readonly error: string;
+      readonly description: string;
+      readonly invalidToken?: boolean;
+      /** Another sign-in path than the guard's own (a path on this site). */
+      readonly path?: string;
+      /** Extra query parameters of the sign-in redirect, such as the `scope` a KYC level needs. */
+      readonly query?: Readonly<Record<string, string>>;
+    }
   | {
       readonly kind: 'refuse';
       readonly status: number;
@@ -29,6 +38,10 @@ export type GuardOutcome =
       readonly description: string;
       readonly scope?: readonly string[];
       readonly retryAfter?: number;
+      /** The JSON answer, when it is not `{ error, error_description }` (fixed, safe fields only). */
+      readonly body?: Readonly<Record<string, unknown>>;
+      /** The text answer for browsers, when it is not `description`. */
+      readonly text?: string;
     }
   | { readonly kind: 'pass-on'; readonly error: unknown };
 
@@ -55,7 +68,7 @@ export function respondToOutcome(req: Request, res: Response, next: NextFunction
         res.setHeader('WWW-Authenticate', `Bearer realm="${settings.realm}", error="insufficient_scope", scope="${outcome.scope.join(' ')}"`);
       }
       if (outcome.retryAfter !== undefined) res.setHeader('Retry-After', String(outcome.retryAfter));
-      answer(req, res, outcome.status, outcome.error, outcome.description);
+      answer(req, res, outcome.status, outcome.error, outcome.description, outcome);
       return;
   }
 }
@@ -78,15 +91,20 @@ export function outcomeForError(err: unknown): GuardOutcome {
   return { kind: 'pass-on', error: err };
 }
 
-function wantsHtml(req: Request): boolean {
+/** Browsers get redirects and text; every other client JSON. */
+export function wantsHtml(req: Request): boolean {
   return (req.get('accept') ?? '').toLowerCase().includes('text/html');
 }
 
-function signIn(req: Request, res: Response, settings: ResponderSettings, outcome: { error: string; description: string; invalidToken?: boolean }): void {
+function signIn(req: Request, res: Response, settings: ResponderSettings, outcome: Extract<GuardOutcome, { kind: 'sign-in' }>): void {
   if (wantsHtml(req)) {
     const safe = req.method === 'GET' || req.method === 'HEAD';
     const returnTo = safe ? safeReturnTo(req.originalUrl) : undefined;
-    const target = returnTo === undefined ? settings.signInPath : `${settings.signInPath}?returnTo=${encodeURIComponent(returnTo)}`;
+    const query = new URLSearchParams(outcome.query);
+    if (returnTo !== undefined) query.set('returnTo', returnTo);
+    const search = query.toString();
+    const path = outcome.path ?? settings.signInPath;
+    const target = search === '' ? path : `${path}?${search}`;
     // 303 after an unsafe method, so the browser does not replay a form post at the sign-in route.
     res.redirect(safe ? 302 : 303, target);
     return;
@@ -98,11 +116,11 @@ function signIn(req: Request, res: Response, settings: ResponderSettings, outcom
   answer(req, res, 401, outcome.error, outcome.description);
 }
 
-function answer(req: Request, res: Response, status: number, error: string, description: string): void {
+function answer(req: Request, res: Response, status: number, error: string, description: string, custom: { body?: object; text?: string } = {}): void {
   res.status(status);
   if (wantsHtml(req)) {
-    res.type('text/plain').send(description);
+    res.type('text/plain').send(custom.text ?? description);
   } else {
-    res.json({ error, error_description: description });
+    res.json(custom.body ?? { error, error_description: description });
   }
 }
