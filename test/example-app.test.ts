@@ -5,6 +5,7 @@ import request from 'supertest';
 import { createApp } from '../example-app/app';
 import { ConfigError, loadConfig } from '../example-app/config';
 import { KycFeed } from '../example-app/kyc-feed';
+import { SessionStreams } from '../example-app/streams';
 import { MemoryTokenStore, signFractalWebhook, type TokenStore } from '../lib';
 import { startSandbox, type Sandbox } from '../lib/sandbox';
 import { callbackPathOf } from './helpers/app';
@@ -24,16 +25,22 @@ const WEBHOOK_SECRET = 'example-webhook-secret';
 // Every app built here shares one feed per Redis client, closed at the end (it may hold a
 // subscriber connection).
 const feeds: KycFeed[] = [];
+// Likewise the apps' stream registries: with Redis, each may hold a logout subscriber.
+const streams: SessionStreams[] = [];
 afterAll(() => {
   for (const feed of feeds) feed.close();
+  for (const registry of streams) registry.close();
 });
 
 function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis, tokenStore?: TokenStore) {
   const config = loadConfig({ BASE_URL, SESSION_SECRET: 'x'.repeat(32), ...env });
   const { clientID, clientSecret } = sandbox.registerClient({ redirectUris: [`${BASE_URL}/auth/fractal/callback`] });
   const lines: string[] = [];
+  const sessionStreams = new SessionStreams(redis ? { redis } : {});
+  streams.push(sessionStreams);
   const app = createApp({
     config,
+    sessionStreams,
     clientID,
     clientSecret,
     domains: sandbox.domains,
