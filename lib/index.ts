@@ -185,3 +185,5 @@ export type {
   FractalKycOptions,
 } from './kyc';
 export type { IORedisClient } from './redis';
+export { createFractal } from './fractal';
+export type { Fractal, CreateFractalOptions, FractalSignIn, FractalRedisClient } from './fractal';
