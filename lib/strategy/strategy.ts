@@ -18,6 +18,7 @@ import {
   type ResolvedConfig,
 } from './options';
 import { safeReturnTo } from './return-to';
+import { observeSignIn } from '../diagnostics';
 import { SessionStateStore, type PendingAuthorization } from './session-store';
 import type { FractalVerify, FractalVerifyWithRequest } from './verify';
 import { validateWallet } from './wallet';
@@ -101,7 +102,7 @@ export class FractalStrategy extends OAuth2Strategy {
   }
 
   override authenticate(req: Request, options: FractalAuthenticateOptions = {}): void {
-    const actions = this as unknown as Actions;
+    const actions = observeSignIn(this as unknown as Actions, this.name);
     // The embedded journey's POST of {code, state} (form-post.ts): origin and body first, then the same state rules.
     if (isPostCallback(req, options.callbackURL ?? this._config.callbackURL)) {
       readPostCallback(req, this._config.postOrigins).then(
