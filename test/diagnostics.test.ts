@@ -173,8 +173,8 @@ describe('diagnostics_channel events', () => {
 
   test('webhooks: accepted, duplicate, stale and rejected', async () => {
     const user = `diag-${randomBytes(4).toString('hex')}`;
-    const newer = verificationBody('verification_approved', '2026-01-02T00:00:00Z', { user_id: user });
-    const older = verificationBody('verification_rejected', '2026-01-01T00:00:00Z', { user_id: user });
+    const newer = verificationBody('verification_approved', new Date().toISOString(), { user_id: user });
+    const older = verificationBody('verification_rejected', new Date(Date.now() - 60_000).toISOString(), { user_id: user });
     expect((await postWebhook(app, newer)).status).toBe(200);
     expect((await postWebhook(app, newer)).status).toBe(200);
     expect((await postWebhook(app, older)).status).toBe(200);
