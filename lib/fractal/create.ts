@@ -44,6 +44,7 @@ export function createFractal(options: CreateFractalOptions): Fractal {
     clientSecret: options.clientSecret,
     ...(options.environment !== undefined ? { environment: options.environment } : {}),
     ...(options.domains !== undefined ? { domains: options.domains } : {}),
+    ...(options.agents !== undefined ? { agents: options.agents } : {}),
   };
   const authMethod = options.authMethod ?? 'client_secret_post';
   const signInPath = options.signInPath ?? '/auth/fractal';

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { FractalClientOptions } from '../client';
 import type { FractalKycOptions } from '../kyc';
-import type { FractalDomains, FractalEnvironment, FractalProfile } from '../provider';
+import type { FractalDomains, FractalEnvironment, FractalProfile, ProviderAgents } from '../provider';
 import type { FractalStrategyOptionsBase, FractalTokenParams } from '../strategy';
 import type { EncryptionKey, FractalVaultOptions, RedisTokenStoreOptions, TokenStore } from '../tokens';
 import type { FractalWebhooksOptions } from '../webhooks';
@@ -49,6 +49,11 @@ export interface CreateFractalOptions {
   redisPrefix?: string;
   /** Where the vault keeps tokens, instead of the store `redis` implies (e.g. a RedisTokenStore with `cacheTtlMs`). Yours to close. */
   tokenStore?: TokenStore;
+  /**
+   * Agents for every call to Fractal ID from every part (`{ http?, https? }`): an egress proxy, a
+   * private CA (`new https.Agent({ ca })`), other socket timeouts.
+   */
+  agents?: ProviderAgents;
   /** Client authentication at the token endpoint. Default `client_secret_post` (what Fractal ID documents). */
   authMethod?: 'client_secret_post' | 'client_secret_basic';
   /** Where guards send browsers to sign in. Default `/auth/fractal`. */
@@ -60,13 +65,13 @@ export interface CreateFractalOptions {
    */
   onSignIn?: (signIn: FractalSignIn) => Express.User | false | Promise<Express.User | false>;
   /** More strategy options (`pkce`, `returnTo`, `ensureWallet`, `name`, `timeoutMs`, ...). */
-  strategy?: Omit<FractalStrategyOptionsBase, 'clientID' | 'clientSecret' | 'environment' | 'domains' | 'callbackURL' | 'scope' | 'requiredScopes' | 'allowUnknownScopes' | 'tokenEndpointAuthMethod'>;
+  strategy?: Omit<FractalStrategyOptionsBase, 'clientID' | 'clientSecret' | 'environment' | 'domains' | 'callbackURL' | 'scope' | 'requiredScopes' | 'allowUnknownScopes' | 'tokenEndpointAuthMethod' | 'agents'>;
   /** More vault options (`refreshSkewMs`, `retry`, `userId`, ...). */
-  vault?: Omit<FractalVaultOptions, 'store' | 'encryptionKeys' | 'clientID' | 'clientSecret' | 'environment' | 'domains' | 'authMethod' | 'signInPath'>;
+  vault?: Omit<FractalVaultOptions, 'store' | 'encryptionKeys' | 'clientID' | 'clientSecret' | 'environment' | 'domains' | 'authMethod' | 'signInPath' | 'agents'>;
   /** More KYC options (`cache`, `userIdOf`). */
   kyc?: Omit<FractalKycOptions, 'vault' | 'signInPath'>;
   /** More back-office client options (`scopes`, `retry`, `tokenCache`, ...). */
-  client?: Omit<FractalClientOptions, 'clientID' | 'clientSecret' | 'environment' | 'domains' | 'authMethod'>;
+  client?: Omit<FractalClientOptions, 'clientID' | 'clientSecret' | 'environment' | 'domains' | 'authMethod' | 'agents'>;
   /**
    * Webhook receiving. Without it `webhooks` is `undefined`. Verification events invalidate the
    * user's KYC decision before `onEvent` runs.
@@ -90,6 +95,7 @@ export const CREATE_FRACTAL_OPTIONS: readonly (keyof CreateFractalOptions)[] = [
   'redis',
   'redisPrefix',
   'tokenStore',
+  'agents',
   'authMethod',
   'signInPath',
   'onSignIn',

@@ -78,6 +78,7 @@ export class FractalStrategy extends OAuth2Strategy {
       stateStore: store,
       tokens: tokenClientFor(checked.provider),
       timeoutMs: checked.provider.timeoutMs,
+      agents: checked.provider.agents,
       ensureWallet: options.ensureWallet,
       returnTo: options.returnTo,
       skipUserProfile: options.skipUserProfile,
