@@ -5,23 +5,13 @@ import session from 'express-session';
 import type { Redis } from 'ioredis';
 import passport from 'passport';
 import {
-  FractalStrategy,
+  createFractal,
   KYC_LEVELS,
   resolveDomains,
-  MemoryTokenStore,
-  MemoryWebhookStore,
-  RedisTokenStore,
-  RedisWebhookStore,
-  createFractalVault,
-  createFractalKyc,
   fractalEmbedScript,
-  fractalWebhooks,
   kycStatus,
-  MemoryKycCache,
   normalizeScopes,
   parseScope,
-  RedisKycCache,
-  type FractalKyc,
   generateEncryptionKey,
   ErrorCode,
   type TokenStore,
@@ -31,6 +21,7 @@ import {
   type FractalUser,
   type FractalWebhookEvent,
   type KycLevel,
+  type WebhookError,
 } from 'passport-fractal-id';
 import type { AppConfig } from './config';
 import { KycFeed, type KycUpdate } from './kyc-feed';
@@ -68,68 +59,67 @@ export function createApp(deps: AppDeps): express.Express {
   const log = deps.log ?? ((line: string) => console.log(line));
   const auth = new passport.Passport();
   const environment = config.mode === 'staging' ? 'staging' : 'production';
-  // The token vault: tokens encrypted at rest, refreshed once across processes (see README).
-  const vault = createFractalVault({
-    store: deps.tokenStore ?? (deps.redis ? new RedisTokenStore({ client: deps.redis, prefix: 'example:tokens:' }) : new MemoryTokenStore()),
-    // Without TOKEN_ENCRYPTION_KEY (sandbox and tests only; config refuses that in production) a
-    // random key: stored tokens then do not survive a restart, which is harmless in development.
-    encryptionKeys: config.tokenEncryptionKey ?? generateEncryptionKey(),
+  const feed = deps.kycFeed ?? new KycFeed(deps.redis);
+  // One configuration for the strategy, the token vault (tokens encrypted at rest, refreshed once
+  // across processes), KYC decisions for FRACTAL_KYC_LEVEL (cached per user, in Redis when there is
+  // one, so a webhook on any process invalidates for all) and the webhook receiver (see README,
+  // "One configuration").
+  const fractal = createFractal({
     clientID: deps.clientID,
     clientSecret: deps.clientSecret,
     environment,
     domains: deps.domains,
+    callbackURL: `${config.baseURL}/auth/fractal/callback`,
+    scope: config.scopes,
+    requiredScopes: config.requiredScopes,
+    allowUnknownScopes: true,
+    strategy: {
+      // Where the back button on a used callback URL lands a signed-in browser (issue 14).
+      returnTo: '/profile',
+      // One code exchange per callback across every process on this Redis (issue 14).
+      ...(deps.redis ? { callbackGuard: { client: deps.redis, prefix: 'example:state:' } } : {}),
+    },
+    // Without TOKEN_ENCRYPTION_KEY (sandbox and tests only; config refuses that in production) a
+    // random key: stored tokens then do not survive a restart, which is harmless in development.
+    encryptionKeys: config.tokenEncryptionKey ?? generateEncryptionKey(),
+    ...(deps.redis ? { redis: deps.redis } : {}),
+    redisPrefix: 'example:',
+    ...(deps.tokenStore ? { tokenStore: deps.tokenStore } : {}),
+    // Tokens are already in the vault and the KYC decision dropped: only the session user is ours.
+    onSignIn: ({ profile, params }): SessionUser => ({
+      id: profile.id,
+      uid: profile.id,
+      requestedScopes: params.requestedScopes,
+      grantedScopes: params.grantedScopes,
+      deniedScopes: params.deniedScopes,
+      emails: (profile.emails ?? []).map((e) => e.value),
+      cases: profile.verificationCases.map((c) => ({ level: c.level, status: c.status, credential: c.credential })),
+      wallets: profile.wallets.map((w) => ({ address: w.address, currency: w.currency, verified: w.verified })),
+    }),
+    ...(deps.webhookSecret
+      ? {
+          webhooks: {
+            secrets: deps.webhookSecret,
+            onEvent: (event: FractalWebhookEvent) => onWebhook(event, feed),
+            onError: (err: WebhookError) => {
+              if (err.status >= 500) log(`webhook ${err.code}: ${err.message}`);
+            },
+          },
+        }
+      : {}),
   });
-  // KYC decisions for FRACTAL_KYC_LEVEL, cached per user (in Redis when there is one, so a webhook
-  // on any process invalidates for all) until a verification webhook or the TTL says otherwise.
-  const kyc = createFractalKyc({
-    vault,
-    cache: deps.redis ? new RedisKycCache({ client: deps.redis, prefix: 'example:kyc:' }) : new MemoryKycCache(),
-  });
+  const { vault, kyc } = fractal;
   const kycLevel = config.kycLevel;
   // Go-live check (README): an evicting or non-persistent Redis silently signs users out.
   void vault.check().then((result) => {
     for (const warning of result.warnings) log(`Token vault ${warning.code}: ${warning.message}`);
   });
-  auth.use(
-    new FractalStrategy(
-      {
-        clientID: deps.clientID,
-        clientSecret: deps.clientSecret,
-        callbackURL: `${config.baseURL}/auth/fractal/callback`,
-        environment,
-        domains: deps.domains,
-        scope: config.scopes,
-        requiredScopes: config.requiredScopes,
-        allowUnknownScopes: true,
-        // Where the back button on a used callback URL lands a signed-in browser (issue 14).
-        returnTo: '/profile',
-        // One code exchange per callback across every process on this Redis (issue 14).
-        ...(deps.redis ? { callbackGuard: { client: deps.redis, prefix: 'example:state:' } } : {}),
-      },
-      async (_accessToken, _refreshToken, params, profile) => {
-        await vault.saveTokens(profile.id, params.tokenSet);
-        // A new sign-in may have completed a journey: decide afresh.
-        await kyc.invalidate(profile.id);
-        const user: SessionUser = {
-          id: profile.id,
-          uid: profile.id,
-          requestedScopes: params.requestedScopes,
-          grantedScopes: params.grantedScopes,
-          deniedScopes: params.deniedScopes,
-          emails: (profile.emails ?? []).map((e) => e.value),
-          cases: profile.verificationCases.map((c) => ({ level: c.level, status: c.status, credential: c.credential })),
-          wallets: profile.wallets.map((w) => ({ address: w.address, currency: w.currency, verified: w.verified })),
-        };
-        return user;
-      },
-    ),
-  );
+  auth.use(fractal.strategy);
   auth.serializeUser((user, done) => done(null, user));
   auth.deserializeUser((user: Express.User, done) => done(null, user));
 
   const app = express();
   app.disable('x-powered-by');
-  const feed = deps.kycFeed ?? new KycFeed(deps.redis);
   const streams = deps.sessionStreams ?? new SessionStreams(deps.redis ? { redis: deps.redis } : {});
   app.use(
     securityHeaders({
@@ -141,18 +131,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Before the session middleware and any body parser: webhooks carry no cookie and must be
   // verified over their raw bytes.
-  if (deps.webhookSecret) {
-    app.post(
-      '/webhooks/fractal',
-      fractalWebhooks({
-        secrets: deps.webhookSecret,
-        store: deps.redis ? new RedisWebhookStore({ client: deps.redis, prefix: 'example:webhooks:' }) : new MemoryWebhookStore(),
-        onEvent: (event) => onWebhook(event, feed, kyc),
-        onError: (err) => {
-          if (err.status >= 500) log(`webhook ${err.code}: ${err.message}`);
-        },
-      }),
-    );
+  if (fractal.webhooks) {
+    app.post('/webhooks/fractal', fractal.webhooks);
   } else {
     log('FRACTAL_WEBHOOK_SECRET is not set: POST /webhooks/fractal is disabled.');
   }
@@ -350,9 +330,8 @@ function fromFractalUser(user: FractalUser): Pick<ProfileView, 'emails' | 'cases
 }
 
 /** Verification outcomes go to the user's open profile pages; stale (out-of-order) ones are dropped. */
-async function onWebhook(event: FractalWebhookEvent, feed: KycFeed, kyc: FractalKyc): Promise<void> {
-  // First, and for stale events too: the user's next KYC decision is read fresh from Fractal ID.
-  await kyc.handleWebhookEvent(event);
+async function onWebhook(event: FractalWebhookEvent, feed: KycFeed): Promise<void> {
+  // The user's KYC decision was already dropped (stale events too) by createFractal's receiver.
   if (!event.known || event.stale) return;
   switch (event.type) {
     case 'verification_approved':

@@ -185,3 +185,18 @@ export type {
   FractalKycOptions,
 } from './kyc';
 export type { IORedisClient } from './redis';
+export { createFractal } from './fractal';
+export type { Fractal, CreateFractalOptions, FractalSignIn, FractalRedisClient } from './fractal';
+export { FRACTAL_CHANNELS } from './diagnostics';
+export type {
+  FractalChannelName,
+  FractalChannelMessages,
+  SignInMessage,
+  RefreshStartMessage,
+  RefreshEndMessage,
+  RefreshFailureMessage,
+  ReauthenticationMessage,
+  StoreUnavailableMessage,
+  WebhookMessage,
+  AppTokenMessage,
+} from './diagnostics';

@@ -8,6 +8,8 @@ import * as sandbox from '../lib/sandbox';
  */
 const PUBLIC_EXPORTS = {
   'passport-fractal-id': [
+    'createFractal',
+    'FRACTAL_CHANNELS',
     'DEFAULT_REPLAY_WINDOW_MS',
     'ERROR_TABLE',
     'KRAKEN_WEBHOOK_STATUSES',

@@ -5,6 +5,7 @@ import { ProviderError } from '../errors';
 import type { TokenClient } from '../provider';
 import { withRetry, type ResolvedRetry } from '../provider';
 import type { AppToken, AppTokenCache } from './token-cache';
+import { channels, codeOf } from '../diagnostics';
 
 export interface AppTokenSettings {
   cache: AppTokenCache;
@@ -135,7 +136,11 @@ export class AppTokens {
   async #fetch(): Promise<AppToken> {
     const { tokenClient, scopes, retry } = this.#s;
     const obtainedAt = Date.now();
-    const { tokenSet } = await withRetry(retry, () => tokenClient.clientCredentials(scopes));
+    const { tokenSet } = await withRetry(retry, () => tokenClient.clientCredentials(scopes)).catch((err: unknown) => {
+      if (channels.appToken.hasSubscribers) channels.appToken.publish({ outcome: 'failure', durationMs: Date.now() - obtainedAt, code: codeOf(err) });
+      throw err;
+    });
+    if (channels.appToken.hasSubscribers) channels.appToken.publish({ outcome: 'success', durationMs: Date.now() - obtainedAt });
     return { accessToken: tokenSet.accessToken, expiresAt: tokenSet.expiresAt, obtainedAt, scopes: tokenSet.scopes };
   }
 

@@ -96,7 +96,8 @@ export class FractalClient {
       retry,
       onCacheError: options.onCacheError,
     });
-    const resource = new AppResource({ resourceURL: domains.resource, tokens: this.#tokens, timeoutMs, retry });
+    const agents = provider.agents ? { agents: provider.agents } : {};
+    const resource = new AppResource({ resourceURL: domains.resource, tokens: this.#tokens, timeoutMs, retry, ...agents });
 
     this.stats = {
       totalVerifications: () => resource.get('stats/total-verifications', '/v2/stats/total-verifications', parseTotalVerifications),
@@ -104,7 +105,7 @@ export class FractalClient {
       userVerifications: () => resource.get('stats/user-verifications', '/v2/stats/user-verifications', parseUserVerifications),
     };
     this.users = {
-      me: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs }),
+      me: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs, ...agents }),
     };
   }
 

@@ -1,6 +1,6 @@
 import { ErrorCode } from '../errors';
 import { ProviderError } from '../errors';
-import { providerRequest } from '../provider';
+import { providerRequest, type ProviderAgents } from '../provider';
 import type { AppTokens } from './app-tokens';
 import { ResourceError } from './resource-error';
 import { withRetry, type ResolvedRetry, type RetryVerdict } from '../provider';
@@ -10,6 +10,7 @@ export interface AppResourceSettings {
   tokens: AppTokens;
   timeoutMs: number;
   retry: ResolvedRetry;
+  agents?: ProviderAgents;
 }
 
 /**
@@ -43,6 +44,7 @@ export class AppResource {
           method: 'GET',
           headers: { authorization: `Bearer ${token.accessToken}` },
           timeoutMs,
+          ...(this.#s.agents ? { agents: this.#s.agents } : {}),
         });
         if (res.status === 401 && rejected === undefined) {
           rejected = token.accessToken;

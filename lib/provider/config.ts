@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../errors';
 import { resolveDomains, type FractalDomains, type FractalEnvironment } from './environments';
-import { DEFAULT_TIMEOUT_MS } from './http';
+import { DEFAULT_TIMEOUT_MS, type ProviderAgents } from './http';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './retry';
 import { TokenClient } from './token-client';
 
@@ -31,6 +31,11 @@ export interface FractalProviderOptions {
   tokenEndpointAuthMethod?: TokenEndpointAuthMethod;
   /** Retries of transient failures (5xx, 429, timeouts). Default 3 attempts, 250 ms..2 s jittered backoff, `Retry-After` up to 30 s. */
   retry?: RetryOptions;
+  /**
+   * Agents for every call to Fractal ID (`{ http?, https? }`): an egress proxy, a private CA,
+   * other socket timeouts. Default: the library's shared keep-alive agents.
+   */
+  agents?: ProviderAgents;
 }
 
 /** The result of {@link resolveProviderConfig}: every option validated and filled. Frozen. */
@@ -43,6 +48,7 @@ export interface ResolvedProviderConfig {
   readonly timeoutMs: number;
   readonly authMethod: TokenEndpointAuthMethod;
   readonly retry: Readonly<ResolvedRetry>;
+  readonly agents?: Readonly<ProviderAgents>;
 }
 
 const RESOLVED = Symbol('passport-fractal-id.resolved-provider-config');
@@ -72,6 +78,10 @@ export function resolveProviderConfig(options: FractalProviderOptions | Resolved
   if (!AUTH_METHODS.includes(authMethod)) {
     throw new ConfigurationError(`${owner} \`authMethod\` must be client_secret_post or client_secret_basic`);
   }
+  const agents = given.agents;
+  if (agents !== undefined && (typeof agents !== 'object' || agents === null || Object.values(agents).some((a) => a !== undefined && typeof (a as { addRequest?: unknown })?.addRequest !== 'function'))) {
+    throw new ConfigurationError(`${owner} \`agents\` must be { http?: http.Agent, https?: https.Agent }`);
+  }
   const config: ResolvedProviderConfig = {
     clientID: given.clientID,
     clientSecret: given.clientSecret,
@@ -81,6 +91,7 @@ export function resolveProviderConfig(options: FractalProviderOptions | Resolved
     timeoutMs,
     authMethod,
     retry: Object.freeze(resolveRetry(given.retry, `${owner} retry`)),
+    ...(agents !== undefined ? { agents: Object.freeze({ ...agents }) } : {}),
   };
   Object.defineProperty(config, RESOLVED, { value: true });
   return Object.freeze(config);
@@ -94,5 +105,6 @@ export function tokenClientFor(config: ResolvedProviderConfig): TokenClient {
     clientSecret: config.clientSecret,
     timeoutMs: config.timeoutMs,
     authMethod: config.authMethod,
+    ...(config.agents ? { agents: config.agents } : {}),
   });
 }

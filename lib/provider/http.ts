@@ -25,6 +25,17 @@ const AGENT_OPTIONS = { keepAlive: true, maxSockets: 128, maxFreeSockets: 32, ti
 const httpAgent = new http.Agent(AGENT_OPTIONS);
 const httpsAgent = new https.Agent(AGENT_OPTIONS);
 
+/**
+ * Your own agents for every call to Fractal ID, e.g. an egress proxy (a tunnelling agent such as
+ * `https-proxy-agent`), a private CA (`new https.Agent({ ca })`), or other socket timeouts.
+ * Omitted protocols use this library's shared keep-alive agents. The per-request `timeoutMs`
+ * still applies on top.
+ */
+export interface ProviderAgents {
+  http?: http.Agent;
+  https?: https.Agent;
+}
+
 export interface ProviderResponse {
   status: number;
   headers: Headers;
@@ -42,6 +53,7 @@ export interface ProviderRequest {
   headers?: Record<string, string>;
   body?: string;
   timeoutMs?: number;
+  agents?: ProviderAgents;
 }
 
 /**
@@ -109,7 +121,7 @@ export function providerRequest(request: ProviderRequest): Promise<ProviderRespo
         headers['content-length'] = '0';
       }
 
-      const options: http.RequestOptions = { method: request.method, headers, agent: secure ? httpsAgent : httpAgent };
+      const options: http.RequestOptions = { method: request.method, headers, agent: (secure ? request.agents?.https : request.agents?.http) ?? (secure ? httpsAgent : httpAgent) };
       // Redirects are never followed (node:http does not): the caller sees the 3xx as it came.
       req = (secure ? https : http).request(url, options, (res) => {
         const status = res.statusCode ?? 0;

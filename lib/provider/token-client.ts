@@ -3,7 +3,7 @@ import { ErrorCode } from '../errors';
 import { ConfigurationError } from '../errors';
 import { ProviderError } from '../errors';
 import { TokenError } from '../errors';
-import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest } from './http';
+import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest, type ProviderAgents } from './http';
 import { normalizeScopes } from './scopes';
 
 /** The token endpoint's JSON answer (provider docs; Doorkeeper's shape). Unknown fields pass through. */
@@ -54,6 +54,8 @@ export interface TokenClientOptions {
   timeoutMs?: number;
   /** Lifetime assumed when a response has no `expires_in`. Default 7200 s, the provider's documented value. */
   defaultExpiresIn?: number;
+  /** Agents for the token endpoint calls (proxy, private CA). */
+  agents?: ProviderAgents;
 }
 
 /**
@@ -62,7 +64,7 @@ export interface TokenClientOptions {
  * becomes a typed error instead of a half-initialised session.
  */
 export class TokenClient {
-  readonly #options: Required<TokenClientOptions>;
+  readonly #options: Required<Omit<TokenClientOptions, 'agents'>> & { agents?: ProviderAgents };
 
   constructor(options: TokenClientOptions) {
     checkTokenURL(options.tokenURL);
@@ -115,7 +117,7 @@ export class TokenClient {
     }
     // Our own clock before sending: a conservative start for the expiry computation.
     const sentAt = Date.now();
-    const res = await providerRequest({ endpoint: 'token', url: tokenURL, method: 'POST', headers, body: body.toString(), timeoutMs });
+    const res = await providerRequest({ endpoint: 'token', url: tokenURL, method: 'POST', headers, body: body.toString(), timeoutMs, ...(this.#options.agents ? { agents: this.#options.agents } : {}) });
 
     if (res.status !== 200) {
       if (isRecord(res.json) && typeof res.json.error === 'string') {

@@ -1,7 +1,7 @@
 import { ErrorCode } from '../errors';
 import { ProviderError } from '../errors';
 import { type FractalDetails, readDetails } from './details';
-import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest } from './http';
+import { DEFAULT_TIMEOUT_MS, isRecord, providerRequest, type ProviderAgents } from './http';
 
 /**
  * `emails[]` of `/v2/users/me` (scope `contact:read`). The docs' table lists `source_type`, their
@@ -71,6 +71,8 @@ export interface FetchUserOptions {
   /** Base URL of the resource origin, e.g. https://resource.fractal.id */
   resourceURL: string;
   timeoutMs?: number;
+  /** Agents for the call (proxy, private CA). */
+  agents?: ProviderAgents;
 }
 
 /**
@@ -87,6 +89,7 @@ export async function fetchFractalUser(accessToken: string, options: FetchUserOp
     method: 'GET',
     headers: { authorization: `Bearer ${accessToken}` },
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...(options.agents ? { agents: options.agents } : {}),
   });
   if (res.status === 401) {
     throw new ProviderError(ErrorCode.INVALID_TOKEN, 'users/me', 'Fractal ID rejected the access token', {

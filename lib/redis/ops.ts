@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { StoreUnavailableError } from '../errors';
 import { withoutCommandArgs } from './errors';
+import { channels } from '../diagnostics';
 
 /** The part of ioredis the stores use; the same on `Redis` and `Cluster`. */
 export interface RedisCaller {
@@ -46,6 +47,7 @@ export async function boundedRedisOperation<T>(
   limits: { timeoutMs: number; retryAfter: number },
 ): Promise<T> {
   if (DOWN_STATUSES.has(client.status)) {
+    if (channels.storeUnavailable.hasSubscribers) channels.storeUnavailable.publish({ operation: what, reason: `connection ${client.status}` });
     throw new StoreUnavailableError(`Could not ${what}: the Redis connection is ${client.status}`, undefined, limits.retryAfter);
   }
   let timer: NodeJS.Timeout | undefined;
@@ -56,6 +58,7 @@ export async function boundedRedisOperation<T>(
     return await Promise.race([operation(), timeout]);
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;
+    if (channels.storeUnavailable.hasSubscribers) channels.storeUnavailable.publish({ operation: what, reason: err instanceof Error && err.message.startsWith('no answer within') ? 'timeout' : 'error' });
     // Never the ioredis error itself: it carries the command's arguments (sealed records, tokens).
     const clean = withoutCommandArgs(err);
     throw new StoreUnavailableError(`Could not ${what} in Redis (${clean.message})`, clean, limits.retryAfter);

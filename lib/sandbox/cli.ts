@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ExitCode, parseOrUsage, processIo, runCommand, UsageError, type CliIo } from '../cli';
 import { startSandbox } from './server';
@@ -24,6 +25,10 @@ Options:
   --redirect-uri <uri>  its redirect URI, repeatable (default ${DEFAULT_REDIRECT_URI})
   --auto-approve        approve every authorization at once as alice@example.com
   --response-shape <s>  full (default) or minimal: /v2/users/me in the docs' example shapes
+  --access-token-ttl <s>  access token lifetime in seconds (default 7200, the provider's)
+  --webhook-url <url>   deliver signed webhooks (verification and email changes) to this URL
+  --webhook-secret <s>  their secret token (default: random, printed)
+  --json                print one JSON object (URLs, credentials, webhook) instead of text
   --verbose             log one line per request
   -h, --help            show this help
 
@@ -66,6 +71,10 @@ async function start(argv: readonly string[], io: CliIo): Promise<Sandbox | unde
         'redirect-uri': { type: 'string', multiple: true },
         'auto-approve': { type: 'boolean' },
         'response-shape': { type: 'string' },
+        'access-token-ttl': { type: 'string' },
+        'webhook-url': { type: 'string' },
+        'webhook-secret': { type: 'string' },
+        json: { type: 'boolean' },
         verbose: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -79,18 +88,33 @@ async function start(argv: readonly string[], io: CliIo): Promise<Sandbox | unde
   if (shape !== undefined && shape !== 'full' && shape !== 'minimal') throw new UsageError(`--response-shape must be "full" or "minimal", got ${JSON.stringify(shape)}`);
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${values.port}`);
+  const ttl = values['access-token-ttl'] === undefined ? undefined : Number(values['access-token-ttl']);
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1)) throw new UsageError(`--access-token-ttl must be a whole number of seconds >= 1, got ${values['access-token-ttl']}`);
+  const webhookURL = values['webhook-url'];
+  if (values['webhook-secret'] !== undefined && webhookURL === undefined) throw new UsageError('--webhook-secret needs --webhook-url');
+  if (webhookURL !== undefined && !URL.canParse(webhookURL)) throw new UsageError(`--webhook-url must be an absolute URL, got ${webhookURL}`);
+  const webhookSecret = webhookURL === undefined ? undefined : (values['webhook-secret'] ?? randomBytes(20).toString('hex'));
   const sandbox = await startSandbox({
     port,
     ...(values.host !== undefined && { host: values.host }),
     autoApprove: values['auto-approve'] === true,
     ...(shape !== undefined && { responseShape: shape satisfies SandboxResponseShape }),
     ...(values.verbose && { logger: (line: string) => io.stderr(`${line}\n`) }),
+    ...(ttl !== undefined && { accessTokenTTL: ttl }),
+    ...(webhookURL !== undefined && webhookSecret !== undefined && { webhooks: { url: webhookURL, secrets: webhookSecret } }),
   });
   try {
     const client: SandboxClientInput = { redirectUris: values['redirect-uri'] ?? [DEFAULT_REDIRECT_URI], name: 'Local app' };
     if (values['client-id'] !== undefined) client.clientID = values['client-id'];
     if (values['client-secret'] !== undefined) client.clientSecret = values['client-secret'];
     const credentials = sandbox.registerClient(client);
+    if (values.json) {
+      // For scripts: everything an app's configuration needs, secrets included (the sandbox's own).
+      const webhook = webhookURL === undefined ? null : { url: webhookURL, secret: webhookSecret };
+      const admin = `${sandbox.domains.auth}/_sandbox`;
+      io.stdout(`${JSON.stringify({ ...sandbox.domains, admin, ...credentials, redirectUris: client.redirectUris, accessTokenTTL: ttl ?? 7200, webhook })}\n`);
+      return sandbox;
+    }
     const lines = [
       'Fractal ID sandbox (test emulator, never use in production)',
       `  frontend  ${sandbox.domains.frontend}`,
@@ -101,6 +125,9 @@ async function start(argv: readonly string[], io: CliIo): Promise<Sandbox | unde
     // The user asked for these credentials; printing a secret they chose themselves adds nothing.
     if (values['client-secret'] === undefined) lines.push(`  client_secret  ${credentials.clientSecret}`);
     lines.push(`  redirect_uri   ${client.redirectUris.join(' ')}`);
+    if (webhookURL !== undefined) lines.push(`  webhooks       ${webhookURL}`);
+    if (webhookURL !== undefined && values['webhook-secret'] === undefined) lines.push(`  webhook_secret ${webhookSecret}`);
+    lines.push(`  admin API      ${sandbox.domains.auth}/_sandbox (see lib/sandbox/README.md)`);
     io.stdout(`${lines.join('\n')}\n`);
     if (values.host !== undefined && !/^(127\.|localhost$|::1$|\[::1\]$)/.test(values.host)) {
       io.stderr('Warning: bound to a non-loopback interface. The sandbox has no real authentication; keep it off shared networks.\n');

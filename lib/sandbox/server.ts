@@ -34,6 +34,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throw new SandboxError('invalid_options', 'port must be an integer from 0 to 65533 (the auth and resource origins take port+1 and port+2)');
   }
   const ctx = createContext(options);
+  const initial = { lifetimes: { ...ctx.lifetimes }, responseShape: ctx.responseShape };
   const domains = { frontend: '', auth: '', resource: '' };
   const servers: Server[] = [];
   let closing: Promise<void> | undefined;
@@ -66,6 +67,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     revokeGrant: (uid, clientID) => {
       if (typeof uid !== 'string' || uid === '') throw new SandboxError('invalid_request', 'revokeGrant needs a uid');
       ctx.tokens.revokeUser(uid, clientID);
+    },
+    expireTokens: (uid, clientID) => {
+      if (typeof uid !== 'string' || uid === '') throw new SandboxError('invalid_request', 'expireTokens needs a uid');
+      if (clientID !== undefined && typeof clientID !== 'string') throw new SandboxError('invalid_request', 'expireTokens: clientID must be a string');
+      return ctx.tokens.expireAccessTokens(uid, ctx.clock.now(), clientID);
+    },
+    reset: () => {
+      ctx.tokens.clear();
+      ctx.users.clear();
+      ctx.faults.clear();
+      resetCounts(ctx.counts);
+      Object.assign(ctx.lifetimes, initial.lifetimes);
+      ctx.responseShape = initial.responseShape;
+      ctx.clock.skewMs = 0;
     },
     injectFault: (endpoint, fault) => ctx.faults.inject(endpoint, fault),
     clearFaults: () => ctx.faults.clear(),

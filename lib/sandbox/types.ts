@@ -255,6 +255,17 @@ export interface Sandbox {
   grants(): SandboxGrant[];
   /** Revokes every code and token of a user, for one client or all (the user revoked the app). */
   revokeGrant(uid: string, clientID?: string): void;
+  /**
+   * "Expire now": the user's access tokens (for one client, or all) stop working at once, while
+   * their refresh tokens still do, so the app's next call must refresh. Returns how many expired.
+   */
+  expireTokens(uid: string, clientID?: string): number;
+  /**
+   * Back to the state after start: forgets users, codes and tokens, faults, counts, clock skew,
+   * and restores the start-up token lifetimes and response shape. Registered clients and the
+   * webhook target stay, so printed credentials remain valid.
+   */
+  reset(): void;
   /** Applies the fault to the next `times` (default 1) requests of the endpoint, in injection order. */
   injectFault(endpoint: SandboxFaultEndpoint, fault: SandboxFault): void;
   clearFaults(): void;

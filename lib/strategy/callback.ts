@@ -109,6 +109,7 @@ async function shouldSkipProfile(config: ResolvedConfig, accessToken: string): P
 export async function loadProfile(ctx: CallbackContext, accessToken: string): Promise<FractalProfile> {
   const options: Parameters<typeof fetchFractalUser>[1] = { resourceURL: ctx.domains.resource };
   if (ctx.config.timeoutMs !== undefined) options.timeoutMs = ctx.config.timeoutMs;
+  if (ctx.config.agents !== undefined) options.agents = ctx.config.agents;
   return toFractalProfile(await fetchFractalUser(accessToken, options));
 }
 

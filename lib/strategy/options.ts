@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { StrategyCreatedStatic } from 'passport';
 import { ConfigurationError } from '../errors';
-import { resolveProviderConfig, isLoopbackHost, type FractalDomains, type FractalEnvironment, type FractalProfile, type TokenClient, type TokenEndpointAuthMethod } from '../provider';
+import { resolveProviderConfig, isLoopbackHost, type FractalDomains, type FractalEnvironment, type FractalProfile, type TokenClient, type TokenEndpointAuthMethod, type ProviderAgents } from '../provider';
 import { DEFAULT_SCOPES, missingScopes, normalizeScopes, validateUserScopes } from '../provider';
 import type { RedisCaller } from '../redis';
 import { RedisConsumptionGuard } from './consumption-guard';
@@ -55,6 +55,8 @@ export interface FractalStrategyOptionsBase extends JourneyOptions, EmbeddedCall
   maxPendingStates?: number;
   /** Timeout of each request to Fractal ID, in ms. Default 10 000 (the same for the vault and the client). */
   timeoutMs?: number;
+  /** Agents for every call to Fractal ID (`{ http?, https? }`): egress proxy, private CA, socket timeouts. */
+  agents?: ProviderAgents;
   /** Client authentication at the token endpoint. Default `client_secret_post` (provider docs). */
   authMethod?: TokenEndpointAuthMethod;
   /** @deprecated Use `authMethod` (the name the vault and the client use); read when `authMethod` is absent. */
@@ -132,6 +134,7 @@ export interface ResolvedConfig {
   stateStore: FractalStateStore;
   tokens: TokenClient;
   timeoutMs: number | undefined;
+  agents: ProviderAgents | undefined;
   ensureWallet: FractalStrategyOptionsBase['ensureWallet'];
   returnTo: FractalStrategyOptionsBase['returnTo'];
   skipUserProfile: FractalStrategyOptionsBase['skipUserProfile'];

@@ -18,6 +18,7 @@ import {
   type ResolvedConfig,
 } from './options';
 import { safeReturnTo } from './return-to';
+import { observeSignIn } from '../diagnostics';
 import { SessionStateStore, type PendingAuthorization } from './session-store';
 import type { FractalVerify, FractalVerifyWithRequest } from './verify';
 import { validateWallet } from './wallet';
@@ -77,6 +78,7 @@ export class FractalStrategy extends OAuth2Strategy {
       stateStore: store,
       tokens: tokenClientFor(checked.provider),
       timeoutMs: checked.provider.timeoutMs,
+      agents: checked.provider.agents,
       ensureWallet: options.ensureWallet,
       returnTo: options.returnTo,
       skipUserProfile: options.skipUserProfile,
@@ -101,7 +103,7 @@ export class FractalStrategy extends OAuth2Strategy {
   }
 
   override authenticate(req: Request, options: FractalAuthenticateOptions = {}): void {
-    const actions = this as unknown as Actions;
+    const actions = observeSignIn(this as unknown as Actions, this.name);
     // The embedded journey's POST of {code, state} (form-post.ts): origin and body first, then the same state rules.
     if (isPostCallback(req, options.callbackURL ?? this._config.callbackURL)) {
       readPostCallback(req, this._config.postOrigins).then(

@@ -7,6 +7,7 @@ import { openRecord, sealRecord, type VaultRecord } from './codec';
 import type { Keyring } from './keyring';
 import { withRetry, type ResolvedRetry } from '../provider';
 import type { TokenStore } from './store';
+import { channels, codeOf } from '../diagnostics';
 
 /** Test seams (exposed to apps only through the `@internal` vault option `hooks`). */
 export interface RefresherHooks {
@@ -186,12 +187,16 @@ export class Refresher {
     const refreshToken = current.tokenSet.refreshToken;
     if (refreshToken === undefined) {
       await store.delete(userId, current.version);
+      if (channels.reauthentication.hasSubscribers) channels.reauthentication.publish({ userId, reason: 'no_refresh_token' });
       throw noTokens('The stored Fractal ID grant has no refresh token and its access token expired; sign in again');
     }
     let tokenSet: FractalTokenSet;
+    const startedAt = performance.now();
+    if (channels.refreshStart.hasSubscribers) channels.refreshStart.publish({ userId });
     try {
       ({ tokenSet } = await withRetry(retry, () => tokenClient.refresh(refreshToken, current.tokenSet.scopes)));
     } catch (err) {
+      if (channels.refreshFailure.hasSubscribers) channels.refreshFailure.publish({ userId, durationMs: performance.now() - startedAt, code: codeOf(err) });
       if ((err as { code?: unknown } | null)?.code !== ErrorCode.INVALID_GRANT) {
         await this.#noteFailure(userId);
         // The access token we hold has not expired: a failed early refresh need not fail the request.
@@ -203,8 +208,10 @@ export class Refresher {
       if (after && after.version !== current.version) return null;
       // Still the refresh token that failed: the grant is gone. Delete, once, and stop.
       await store.delete(userId, current.version);
+      if (channels.reauthentication.hasSubscribers) channels.reauthentication.publish({ userId, reason: 'grant_revoked' });
       throw new ReauthenticationRequiredError(undefined, err);
     }
+    if (channels.refreshEnd.hasSubscribers) channels.refreshEnd.publish({ userId, durationMs: performance.now() - startedAt });
     await hooks?.afterTokenResponse?.();
     // RFC 6749 section 6: without a new refresh token, the old one stays valid.
     if (tokenSet.refreshToken === undefined) tokenSet = { ...tokenSet, refreshToken };

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import { ConfigurationError } from '../errors';
-import { lockTtlFor, resolveProviderConfig, tokenClientFor, type FractalDomains, type FractalEnvironment, type RetryOptions, type TokenEndpointAuthMethod } from '../provider';
+import { lockTtlFor, resolveProviderConfig, tokenClientFor, type FractalDomains, type FractalEnvironment, type RetryOptions, type TokenEndpointAuthMethod, type ProviderAgents } from '../provider';
 import type { FractalTokenSet } from '../provider';
 import { fetchFractalUser, type FractalUser } from '../provider';
 import { guard, requireFractal, type GuardDecider, type RequireOptions } from './guard';
@@ -41,6 +41,8 @@ export interface FractalVaultOptions {
   recordTtlMs?: number;
   /** Per-request timeout at the provider. Default 10 000 ms (the same for the strategy and the client). */
   timeoutMs?: number;
+  /** Agents for every call to Fractal ID (`{ http?, https? }`): egress proxy, private CA, socket timeouts. */
+  agents?: ProviderAgents;
   /** Retries of transient token endpoint failures (5xx, 429, timeouts). Default 3 attempts, 250 ms..2 s jittered backoff. */
   retry?: RetryOptions;
   /**
@@ -159,7 +161,7 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
       const record = await refresher.read(userId, true);
       return record ? record.tokenSet.scopes : [];
     },
-    fetchUser: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs }),
+    fetchUser: (accessToken) => fetchFractalUser(accessToken, { resourceURL: domains.resource, timeoutMs, ...(provider.agents ? { agents: provider.agents } : {}) }),
   };
   const context = (req: Request): FractalRequestContext => (req.fractal ??= createRequestContext(source, () => resolveUserId(req)));
 

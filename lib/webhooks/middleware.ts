@@ -9,6 +9,7 @@ import { SecretSet, type WebhookSecret, type WebhookSecrets } from './signature'
 import { DEFAULT_REPLAY_WINDOW_MS, MemoryWebhookStore, type WebhookStore } from './store';
 import { checkReplayWindow, claimDelivery, completeDelivery, handleDelivery, readDelivery, releaseDelivery, send, type VerifiedDelivery } from './steps';
 import { verifyWithSecretSet } from './verify';
+import { channels } from '../diagnostics';
 
 /** Options shared by both webhook formats. */
 export interface WebhooksCommonOptions {
@@ -147,17 +148,20 @@ export function fractalWebhooks(options: FractalWebhooksOptions | KrakenWebhooks
       checkReplayWindow(delivery, replayWindowMs, now());
       const claim = await claimDelivery(store, delivery, reportHere);
       if (claim.state === 'duplicate') {
+        if (channels.webhook.hasSubscribers) channels.webhook.publish({ outcome: 'duplicate', deliveryId: delivery.deliveryId, status: 200 });
         send(res, 200, { received: true, duplicate: true });
         return;
       }
       const event = delivery.event(claim.stale, receivedAt);
       await handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), delivery.label);
       await completeDelivery(store, delivery.deliveryId, claim, reportHere);
+      if (channels.webhook.hasSubscribers) channels.webhook.publish({ outcome: claim.stale ? 'stale' : 'accepted', type: (event as { type?: string }).type ?? 'kraken', deliveryId: delivery.deliveryId, status: 200 });
       send(res, 200, { received: true });
     } catch (err) {
       if (err instanceof RequestAbortedError) return;
       const failure = err instanceof WebhookError ? err : internalError(err);
       report(failure, req);
+      if (channels.webhook.hasSubscribers) channels.webhook.publish({ outcome: 'rejected', status: failure.status, code: failure.code });
       answer(res, failure);
     }
   };
@@ -190,6 +194,7 @@ export function fractalWebhooks(options: FractalWebhooksOptions | KrakenWebhooks
       return;
     }
     report(failure, req);
+    if (channels.webhook.hasSubscribers) channels.webhook.publish({ outcome: 'rejected', status: failure.status, code: failure.code });
     answer(res, failure);
   };
   return middleware;

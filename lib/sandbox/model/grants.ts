@@ -146,6 +146,27 @@ export class GrantLedger {
     return [...byKey.values()];
   }
 
+  /**
+   * The user's access tokens expire now; their refresh tokens still work. The client's next
+   * resource call gets 401 `invalid_token`, as after two hours at the provider. Returns how many.
+   */
+  expireAccessTokens(uid: string, now: number, clientID?: string): number {
+    let expired = 0;
+    for (const record of this.#byAccess.values()) {
+      if (record.uid !== uid || (clientID !== undefined && record.clientID !== clientID) || record.revoked || record.expiresAt <= now) continue;
+      record.expiresAt = now;
+      expired++;
+    }
+    return expired;
+  }
+
+  /** Forgets every code and token (sandbox reset). */
+  clear(): void {
+    this.#codes.clear();
+    this.#byAccess.clear();
+    this.#byRefresh.clear();
+  }
+
   #maybePrune(now: number): void {
     this.#issued += 1;
     if (this.#issued % PRUNE_EVERY !== 0) return;

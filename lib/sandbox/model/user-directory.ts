@@ -36,6 +36,11 @@ export class UserDirectory implements SandboxUsers {
     this.#now = now;
   }
 
+  /** Forgets every user (sandbox reset); emails map to the same uids as before. */
+  clear(): void {
+    this.#byUid.clear();
+  }
+
   get(uid: string): SandboxUser | undefined {
     const user = this.#byUid.get(uid);
     return user && snapshot(user);

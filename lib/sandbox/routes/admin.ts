@@ -59,6 +59,18 @@ export function adminRouter(sandbox: Sandbox): Router {
   router.get('/grants', (_req, res) => {
     res.json(sandbox.grants());
   });
+  // "Expire now": `{"uid", "clientID"?}` -> `{"expired": n}`; refresh tokens keep working.
+  router.post('/expire-tokens', (req, res) => {
+    const { uid, clientID } = body(req);
+    if (typeof uid !== 'string' || (clientID !== undefined && typeof clientID !== 'string')) {
+      throw new SandboxError('invalid_request', 'Send {"uid": "...", "clientID"?: "..."}');
+    }
+    res.json({ expired: sandbox.expireTokens(uid, clientID) });
+  });
+  router.post('/reset', (_req, res) => {
+    sandbox.reset();
+    res.status(204).end();
+  });
   router.post('/lifetimes', (req, res) => {
     sandbox.setTokenLifetimes(body(req));
     res.status(204).end();
