@@ -1,23 +1,27 @@
 /**
- * `npm run bench`: the five benchmarks of the issue, each measuring its baseline and ours in the
+ * `npm run bench`: the six benchmarks of issues 7 and 16, each measuring its baseline and ours in the
  * same run, alternating, and printing medians and ratios. Servers run in their own processes on
  * 127.0.0.1; the load comes from this process. Results: bench/results/<timestamp>.json and .md.
  *
  * Options: --quick (short rounds, for development: numbers are indicative only),
- * --only=1,3,5 (a subset), --rounds=N, --seconds=S, --cpu-prof (every server process writes a V8
+ * --only=1,3,5 (a subset), --rounds=N, --seconds=S, --cluster (scenarios 1 and 5, unless --only says
+ * otherwise, against a 3-master Redis Cluster the run starts on loopback), --cpu-prof (every server process writes a V8
  * CPU profile to bench/results/profiles/<run>/; summarise one with `node -r ts-node/register/transpile-only bench/profile.ts FILE`).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { ratioChart } from './harness/chart';
 import { killAllChildren } from './harness/child';
+import { startBenchCluster, type BenchCluster } from './harness/cluster';
 import { FULL, QUICK, type BenchContext, type BenchSettings } from './harness/context';
 import { DIST_DIR } from './harness/dist';
 import { machineInfo } from './harness/machine';
-import { connectRedis, deleteByPrefix, REDIS_URL } from './harness/redis';
+import { CLUSTER_ENV, connectRedis, deleteByPrefix, redisTarget } from './harness/redis';
 import { renderMarkdown, renderText, verdictLine, type ScenarioResult } from './harness/report';
 import { SandboxProcess } from './harness/sandbox';
+import { kycRoute } from './scenarios/kyc-route';
 import { loginCycle } from './scenarios/login-cycle';
 import { memory } from './scenarios/memory';
 import { protectedRoute } from './scenarios/protected-route';
@@ -33,26 +37,35 @@ const SCENARIOS: { id: number; title: string; run: (ctx: BenchContext) => Promis
   { id: 3, title: 'Login cycle', run: loginCycle },
   { id: 4, title: 'Memory', run: memory },
   { id: 5, title: 'Webhook verification', run: webhooks },
+  { id: 6, title: 'KYC-gated route', run: kycRoute },
 ];
+/** What `--cluster` runs unless `--only` says otherwise: the scenarios whose Redis work scales out. */
+const CLUSTER_SCENARIOS = [1, 5];
+const REPO_DOCS = join(__dirname, '..', 'docs');
 
-function parseArgs(argv: readonly string[]): { settings: BenchSettings; only: Set<number>; cpuProf: boolean } {
+function parseArgs(argv: readonly string[]): { settings: BenchSettings; only: Set<number>; cpuProf: boolean; cluster: boolean; subset: boolean } {
   const quick = argv.includes('--quick');
+  const cluster = argv.includes('--cluster');
   let cpuProf = false;
+  let subset = false;
   const settings: BenchSettings = { ...(quick ? QUICK : FULL) };
-  let only = new Set(SCENARIOS.map((s) => s.id));
+  let only = new Set(cluster ? CLUSTER_SCENARIOS : SCENARIOS.map((s) => s.id));
   for (const arg of argv) {
     const [name, value] = arg.split('=');
-    if (name === '--only' && value) only = new Set(value.split(',').map(Number));
+    if (name === '--only' && value) {
+      only = new Set(value.split(',').map(Number));
+      subset = true;
+    } else if (name === '--cluster') continue;
     else if (name === '--rounds' && value) settings.rounds = Math.max(1, Math.min(10, Number(value)));
     else if (name === '--seconds' && value) settings.seconds = Math.max(0.5, Math.min(30, Number(value)));
     else if (name === '--cpu-prof') cpuProf = true;
-    else if (name !== '--quick') throw new Error(`unknown option ${arg} (use --quick, --only=1,2, --rounds=N, --seconds=S, --cpu-prof)`);
+    else if (name !== '--quick') throw new Error(`unknown option ${arg} (use --quick, --only=1,2, --rounds=N, --seconds=S, --cluster, --cpu-prof)`);
   }
-  return { settings, only, cpuProf };
+  return { settings, only, cpuProf, cluster, subset };
 }
 
 async function main(): Promise<number> {
-  const { settings, only, cpuProf } = parseArgs(process.argv.slice(2));
+  const { settings, only, cpuProf, cluster: useCluster, subset } = parseArgs(process.argv.slice(2));
   if (!existsSync(join(DIST_DIR, 'index.js'))) throw new Error(`${DIST_DIR} has no build: run \`npm run build\` (npm run bench does)`);
   const started = performance.now();
   const machine = machineInfo();
@@ -65,7 +78,13 @@ async function main(): Promise<number> {
   }
   log(`passport-fractal-id benchmarks ${settings.quick ? '(QUICK: indicative only) ' : ''}- ${runId}`);
   log(`machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}, load average ${machine.loadAverage.join(' ')}`);
-  log(`library: ${DIST_DIR}; Redis: ${REDIS_URL}; ${settings.rounds} rounds x ${settings.seconds} s per side after a ${settings.warmupSeconds} s warm-up, alternating\n`);
+  let cluster: BenchCluster | undefined;
+  if (useCluster) {
+    cluster = await startBenchCluster();
+    // Inherited by every server process the scenarios fork (see harness/redis.ts).
+    process.env[CLUSTER_ENV] = JSON.stringify(cluster.nodes);
+  }
+  log(`library: ${DIST_DIR}; Redis: ${redisTarget()}; ${settings.rounds} rounds x ${settings.seconds} s per side after a ${settings.warmupSeconds} s warm-up, alternating\n`);
 
   const redis = await connectRedis('bench-runner');
   const prefix = `bench:${randomBytes(4).toString('hex')}:`;
@@ -94,6 +113,10 @@ async function main(): Promise<number> {
         result = { id: scenario.id, title: scenario.title, tables: [], verdicts: [{ target: scenario.title, measured: `error: ${(err as Error).message}`, pass: null }], notes: [], data: null };
       }
       result.seconds = Math.round((performance.now() - t0) / 100) / 10;
+      if (useCluster) {
+        for (const v of result.verdicts) v.target = `[Redis Cluster] ${v.target}`;
+        for (const bar of result.chart ?? []) bar.label = `${bar.label} (cluster)`;
+      }
       results.push(result);
       log(`${printScenario(result)}\n`);
     }
@@ -102,6 +125,7 @@ async function main(): Promise<number> {
     const deleted = await deleteByPrefix(redis.client, prefix).catch(() => 0);
     log(`(deleted ${deleted} Redis keys under ${prefix})`);
     await redis.close();
+    await cluster?.destroy();
   }
 
   const totalSeconds = Math.round((performance.now() - started) / 1000);
@@ -117,8 +141,23 @@ async function main(): Promise<number> {
   const file = join(dir, `${runId}.json`);
   writeFileSync(file, `${JSON.stringify({ runId, settings, machine, loadAverageAtEnd: endLoad, totalSeconds, results }, null, 2)}\n`);
   writeFileSync(join(dir, `${runId}.md`), markdown(results, machine, settings, totalSeconds));
-  log(`\nwrote ${file} (and .md)`);
+  const chart = chartOf(results, machine, endLoad, settings, useCluster);
+  writeFileSync(join(dir, `${runId}.svg`), chart);
+  // A complete, full-length run is what the README shows; quick runs and subsets stay in results/.
+  if (!settings.quick && !subset && !cpuProf && errors === 0) {
+    const docFile = join(REPO_DOCS, useCluster ? 'performance-cluster.svg' : 'performance.svg');
+    writeFileSync(docFile, chart);
+    log(`wrote ${docFile}`);
+  }
+  log(`\nwrote ${file} (and .md, .svg)`);
   return errors > 0 ? 1 : 0;
+}
+
+function chartOf(results: readonly ScenarioResult[], machine: ReturnType<typeof machineInfo>, endLoad: readonly number[], settings: BenchSettings, cluster: boolean): string {
+  const bars = results.flatMap((r) => r.chart ?? []);
+  const title = `passport-fractal-id: throughput against the baseline${cluster ? ' (3-master Redis Cluster)' : ''}`;
+  const subtitle = `${machine.cpus} CPUs (${machine.cpuModel.slice(0, 40)}), Node ${machine.node}, load ${machine.loadAverage[0]} -> ${endLoad[0]}; ${settings.rounds} x ${settings.seconds} s rounds${settings.quick ? ' (QUICK)' : ''}`;
+  return ratioChart(title, subtitle, bars);
 }
 
 function printScenario(result: ScenarioResult): string {

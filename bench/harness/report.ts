@@ -1,3 +1,4 @@
+import type { ChartBar } from './chart';
 import { fmt } from './format';
 import { pairedRatios, type SideSummary } from './rounds';
 
@@ -12,6 +13,8 @@ export interface ScenarioResult {
   notes: string[];
   data: unknown;
   seconds?: number;
+  /** Throughput ratios for the chart (docs/performance.svg), one bar each. */
+  chart?: ChartBar[];
 }
 
 export interface Table {

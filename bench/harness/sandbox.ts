@@ -47,18 +47,23 @@ export class SandboxProcess {
    * Signs a new user in without an app (authorize as that user, then exchange the code with the
    * library's TokenClient), for scenarios that need a user with tokens but do not measure sign-in.
    */
-  async signIn(client: SandboxCredentials, redirectUri: string): Promise<{ uid: string; tokenSet: FractalTokenSet }> {
+  async signIn(client: SandboxCredentials, redirectUri: string, scopes: readonly string[] = ['uid:read']): Promise<{ uid: string; tokenSet: FractalTokenSet }> {
     const email = `bench-${randomBytes(6).toString('hex')}@example.com`;
     const url = new URL('/authorize', this.domains.frontend);
-    url.search = new URLSearchParams({ client_id: client.clientID, redirect_uri: redirectUri, response_type: 'code', scope: 'uid:read', state: randomBytes(8).toString('hex') }).toString();
+    url.search = new URLSearchParams({ client_id: client.clientID, redirect_uri: redirectUri, response_type: 'code', scope: scopes.join(' '), state: randomBytes(8).toString('hex') }).toString();
     const code = new URL(await this.authorize(url.href, { email })).searchParams.get('code');
     if (!code) throw new Error('the sandbox did not approve the benchmark sign-in');
     const { TokenClient } = loadProvider();
     const tokens = new TokenClient({ tokenURL: `${this.domains.auth}/oauth/token`, ...client });
-    const { tokenSet } = await tokens.exchangeCode({ code, redirectUri, requestedScopes: ['uid:read'] });
+    const { tokenSet } = await tokens.exchangeCode({ code, redirectUri, requestedScopes: [...scopes] });
     const user = (await this.users()).find((u) => u.email === email);
     if (!user) throw new Error(`the sandbox does not know ${email}`);
     return { uid: user.uid, tokenSet };
+  }
+
+  /** Sets a user's verification case at the sandbox (`POST /_sandbox/verification`). */
+  async setVerification(uid: string, level: string, update: { status: string; credential: string }): Promise<void> {
+    await postJson(`${this.domains.auth}/_sandbox/verification`, { uid, level, ...update });
   }
 
   stop(): Promise<void> {

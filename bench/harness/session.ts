@@ -1,14 +1,14 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { RedisStore } from 'connect-redis';
 import type { SessionData } from 'express-session';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { SESSION_COOKIE, type BenchUser } from '../servers/common';
 
 /**
  * Writes a signed-in session straight into the servers' session store (connect-redis's own `set`)
  * and returns the Cookie header that selects it, signed like express-session does.
  */
-export async function createSession(client: Redis, prefix: string, secret: string, user: BenchUser): Promise<string> {
+export async function createSession(client: Redis | Cluster, prefix: string, secret: string, user: BenchUser): Promise<string> {
   const store = new RedisStore({ client, prefix: `${prefix}sess:` });
   const sid = randomBytes(24).toString('base64url');
   const maxAge = 30 * 60 * 1000;

@@ -30,8 +30,8 @@ export interface PreparedUser {
 }
 
 /** Signs a new user in at the sandbox and writes a signed-in session for them. */
-export async function prepareUser(ctx: BenchContext, client: { clientID: string; clientSecret: string }): Promise<PreparedUser> {
-  const { uid, tokenSet } = await ctx.sandbox.signIn(client, TOKEN_CLIENT_REDIRECT);
+export async function prepareUser(ctx: BenchContext, client: { clientID: string; clientSecret: string }, scopes?: readonly string[]): Promise<PreparedUser> {
+  const { uid, tokenSet } = await ctx.sandbox.signIn(client, TOKEN_CLIENT_REDIRECT, scopes);
   const cookie = await createSession(ctx.redis.client, ctx.prefix, ctx.sessionSecret, { id: uid });
   return { uid, tokenSet, cookie };
 }

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import passport from 'passport';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /** What every app server gets from the runner (BENCH_CONFIG). */
 export interface AppConfig {
@@ -22,7 +22,7 @@ export interface BenchUser {
  * The session stack every protected app (baseline and ours) shares, as a user would write it:
  * express-session with connect-redis 8 on ioredis, and passport 0.7 sessions.
  */
-export function sessionStack(client: Redis, config: AppConfig): { auth: passport.Authenticator; middleware: RequestHandler[] } {
+export function sessionStack(client: Redis | Cluster, config: AppConfig): { auth: passport.Authenticator; middleware: RequestHandler[] } {
   const auth = new passport.Passport();
   auth.serializeUser((user, done) => done(null, user));
   auth.deserializeUser((user: Express.User, done) => done(null, user));

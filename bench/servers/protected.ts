@@ -4,17 +4,22 @@
  * - `baseline`: express-session + connect-redis + passport session, `req.isAuthenticated()` check;
  * - `fractal`: the same plus the token vault: `vault.require()` and `req.fractal.getAccessToken()`;
  *   with `cacheTtlMs`, the token store keeps records in process (`RedisTokenStore` option).
+ * - `kyc`: the same vault plus `createFractalKyc({ vault })` and `kyc.requireKyc('basic')` on the
+ *   route; `kycCache: 'redis'` uses a `RedisKycCache` (shared by processes) instead of the default.
  * Routes: GET /api/data (the measured route), GET /api/me (fractal only: the token used at
- * /v2/users/me, for the refresh storm).
+ * /v2/users/me, for the refresh storm), POST /webhooks/kyc-changed (kyc only: what a verification
+ * webhook's `handleWebhookEvent` does, for the scenario's invalidation check).
  */
 import express from 'express';
-import { loadTokens } from '../harness/dist';
+import { loadFractal, loadTokens } from '../harness/dist';
 import { connectRedis } from '../harness/redis';
 import { fatal, readConfig, serveHttp } from '../harness/serve';
 import { sessionStack, userId, type AppConfig } from './common';
 
 export interface ProtectedConfig extends AppConfig {
-  mode: 'bare' | 'baseline' | 'fractal';
+  mode: 'bare' | 'baseline' | 'fractal' | 'kyc';
+  /** `kyc` mode: where decisions are cached. Default: `createFractalKyc`'s own default. */
+  kycCache?: 'default' | 'redis';
   vault?: {
     encryptionKey: string;
     clientID: string;
@@ -51,7 +56,7 @@ async function main(): Promise<void> {
     });
   } else {
     const vaultConfig = config.vault;
-    if (!vaultConfig) throw new Error('fractal mode needs vault settings');
+    if (!vaultConfig) throw new Error(`${config.mode} mode needs vault settings`);
     const { createFractalVault, RedisTokenStore } = loadTokens();
     const store = new RedisTokenStore({ client: redis.client, prefix: `${config.prefix}tokens:`, cacheTtlMs: vaultConfig.cacheTtlMs ?? 0 });
     const vault = createFractalVault({
@@ -62,10 +67,24 @@ async function main(): Promise<void> {
       domains: vaultConfig.domains,
     });
     app.use(vault.middleware());
-    app.get('/api/data', vault.require(), async (req, res) => {
-      const token = await req.fractal?.getAccessToken();
-      res.json({ user: userId(req), ok: token !== undefined });
-    });
+    if (config.mode === 'kyc') {
+      const { createFractalKyc, RedisKycCache } = loadFractal();
+      const cache = config.kycCache === 'redis' ? new RedisKycCache({ client: redis.client, prefix: `${config.prefix}kyc:` }) : undefined;
+      const kyc = createFractalKyc({ vault, cache });
+      app.get('/api/data', kyc.requireKyc('basic'), (req, res) => {
+        res.json({ user: userId(req), ok: true });
+      });
+      app.post('/webhooks/kyc-changed', express.json(), async (req, res) => {
+        const uid = String((req.body as { user_id?: unknown }).user_id);
+        const event = { type: 'verification_approved', known: true, stale: false, deliveryId: `bench-${Date.now()}`, receivedAt: new Date(), data: { level: 'basic', user_id: uid, timestamp: new Date().toISOString() } } as const;
+        res.json({ handled: await kyc.handleWebhookEvent(event) });
+      });
+    } else {
+      app.get('/api/data', vault.require(), async (req, res) => {
+        const token = await req.fractal?.getAccessToken();
+        res.json({ user: userId(req), ok: token !== undefined });
+      });
+    }
     app.get('/api/me', vault.require(), async (req, res) => {
       const me = await req.fractal?.fetchUser();
       res.json({ user: userId(req), ok: me?.uid === userId(req) });

@@ -6,11 +6,14 @@
  */
 import express from 'express';
 import { loadWebhooks } from '../harness/dist';
+import { connectRedis, type CountingRedis } from '../harness/redis';
 import { fatal, readConfig, serveHttp } from '../harness/serve';
 
 export interface WebhookConfig {
-  mode: 'json' | 'fractal';
+  mode: 'json' | 'fractal' | 'fractal-redis';
   secret: string;
+  /** Key prefix of this run (`fractal-redis`). */
+  prefix?: string;
 }
 
 async function main(): Promise<void> {
@@ -19,24 +22,28 @@ async function main(): Promise<void> {
   app.disable('x-powered-by');
   app.set('etag', false);
   let handled = 0;
+  let redis: CountingRedis | undefined;
   if (config.mode === 'json') {
     app.post('/webhooks/fractal', express.json({ limit: '64kb' }), (req, res) => {
       if (typeof (req.body as { type?: unknown } | undefined)?.type === 'string') handled++;
       res.json({ received: true });
     });
   } else {
-    const { fractalWebhooks } = loadWebhooks();
+    const { fractalWebhooks, RedisWebhookStore } = loadWebhooks();
+    if (config.mode === 'fractal-redis') redis = await connectRedis('bench-webhooks');
+    const store = redis ? new RedisWebhookStore({ client: redis.client, prefix: `${config.prefix ?? 'bench:'}webhooks:` }) : undefined;
     app.post(
       '/webhooks/fractal',
       fractalWebhooks({
         secrets: config.secret,
+        store,
         onEvent: () => {
           handled++;
         },
       }),
     );
   }
-  await serveHttp(app, { handlers: { handled: () => handled } });
+  await serveHttp(app, { handlers: { handled: () => handled, redisSent: () => redis?.sent() ?? {} }, cleanup: () => redis?.close() });
 }
 
 main().catch(fatal);
