@@ -6,7 +6,7 @@ import type { FractalTokenSet, TokenClient } from '../provider';
 import { openRecord, sealRecord, type VaultRecord } from './codec';
 import type { Keyring } from './keyring';
 import { withRetry, type ResolvedRetry } from '../provider';
-import type { TokenStore } from './store';
+import type { StoredTokens, TokenStore } from './store';
 import { channels, codeOf } from '../diagnostics';
 
 /** Test seams (exposed to apps only through the `@internal` vault option `hooks`). */
@@ -61,6 +61,12 @@ const MAX_ROUNDS = 3;
 export class Refresher {
   readonly #s: RefresherSettings;
   readonly #flights = new Map<string, Promise<FractalTokenSet>>();
+  /**
+   * Records already decrypted, by the store's own reply object: a store-level cache (RedisTokenStore)
+   * hands back the same object until the record changes, so a request with a cached record costs
+   * no AES-GCM decryption either. Weak: it lives exactly as long as the store keeps the reply.
+   */
+  readonly #opened = new WeakMap<StoredTokens, { userId: string; data: string; current: Current }>();
 
   constructor(settings: RefresherSettings) {
     this.#s = settings;
@@ -73,6 +79,9 @@ export class Refresher {
   async read(userId: string, cached = false): Promise<Current | null> {
     const stored = await this.#s.store.get(userId, cached ? CACHED : undefined);
     if (!stored) return null;
+    const seen = cached ? this.#opened.get(stored) : undefined;
+    // Same user, same envelope: what the envelope says cannot differ (the user id is bound to it).
+    if (seen && seen.userId === userId && seen.data === stored.data && seen.current.version === stored.version) return seen.current;
     let opened: ReturnType<typeof openRecord>;
     try {
       opened = openRecord(this.#s.keyring, this.#binding(userId), stored.data, this.#s.legacyRecords === 'migrate');
@@ -81,8 +90,12 @@ export class Refresher {
       throw new ReauthenticationRequiredError('The stored Fractal ID tokens do not decrypt with the configured encryptionKeys', err);
     }
     const { legacy, ...record } = opened;
-    if (!legacy) return { version: stored.version, ...record };
-    return { version: (await this.#migrate(userId, stored.version, record)) ?? stored.version, ...record };
+    if (legacy) return { version: (await this.#migrate(userId, stored.version, record)) ?? stored.version, ...record };
+    const current: Current = { version: stored.version, ...record };
+    if (!cached) return current;
+    // Shared by the requests that get the same cached reply: frozen, so none can change it for the others.
+    this.#opened.set(stored, { userId, data: stored.data, current: freezeRecord(current) });
+    return current;
   }
 
   /**
@@ -255,4 +268,11 @@ export class Refresher {
 
 function noTokens(message = 'No Fractal ID tokens are stored for this user; sign in with Fractal ID'): ReauthenticationRequiredError {
   return new ReauthenticationRequiredError(message);
+}
+
+/** A decrypted record may be handed to several requests: nobody may change it under the others. */
+function freezeRecord(current: Current): Current {
+  Object.freeze(current.tokenSet.scopes);
+  Object.freeze(current.tokenSet);
+  return Object.freeze(current);
 }
