@@ -37,8 +37,10 @@ export interface RedisTokenStoreOptions {
    * request with a fresh token costs no Redis round trip. Entries are dropped on the change
    * notification every write publishes, on this process's own writes, and all at once whenever
    * the notification connection is not subscribed; so another process's refresh or logout reaches
-   * this process as fast as its notification does, and `cacheTtlMs` bounds the rest. Refreshes
-   * and writes always read Redis itself. Default 0 (off).
+   * this process as fast as its notification does, and `cacheTtlMs` bounds the rest (a
+   * notification lost on a connection that did not drop). Refreshes and writes always read Redis
+   * itself. Default {@link DEFAULT_TOKEN_CACHE_TTL_MS} (750 ms: a revocation reaches every process
+   * within 1 s even then); 0 turns the cache off.
    */
   cacheTtlMs?: number;
   /** Records kept at most with `cacheTtlMs` (oldest dropped first). Default 10 000. */
@@ -46,6 +48,11 @@ export interface RedisTokenStoreOptions {
 }
 
 const SUBSCRIBE_WAIT_MS = 250;
+/**
+ * Issue 16: on by default, so that a request with a valid token costs no Redis round trip; short,
+ * so that the worst case (a change notification silently lost) stays under one second.
+ */
+export const DEFAULT_TOKEN_CACHE_TTL_MS = 750;
 
 /**
  * Token records in Redis or Redis Cluster, shared by every process of an app. Keys hold no raw
@@ -79,7 +86,7 @@ export class RedisTokenStore implements TokenStore {
     this.#pollMs = options.pollIntervalMs ?? 500;
     this.#tombstoneTtlMs = options.tombstoneTtlMs ?? 24 * 60 * 60 * 1000;
     this.#idSecret = options.idSecret;
-    const cacheTtlMs = options.cacheTtlMs ?? 0;
+    const cacheTtlMs = options.cacheTtlMs ?? DEFAULT_TOKEN_CACHE_TTL_MS;
     if (!Number.isFinite(cacheTtlMs) || cacheTtlMs < 0) throw new ConfigurationError('RedisTokenStore `cacheTtlMs` must be 0 (off) or a positive number of ms');
     if (cacheTtlMs > 0) {
       this.#cache = new LocalRecordCache({ ttlMs: cacheTtlMs, maxEntries: Math.max(1, options.cacheMaxEntries ?? 10_000) });
