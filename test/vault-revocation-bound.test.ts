@@ -169,3 +169,38 @@ test('a record served from the per-process cache is decrypted once: requests sha
   expect(renewed).not.toBe(first);
   await eventually(async () => expect(await here.vault.context(request()).getGrantedScopes()).toBe(await here.vault.context(request()).getGrantedScopes()), 2000);
 });
+
+test('when a cached record expires, concurrent requests share one Redis read', async () => {
+  const store = new RedisTokenStore({ client: t.redis, prefix: t.prefix, cacheTtlMs: 200 });
+  stores.push(store);
+  const writer = new RedisTokenStore({ client: t.redis, prefix: t.prefix, cacheTtlMs: 0 });
+  stores.push(writer);
+  const id = `user-${Math.random().toString(36).slice(2)}`;
+  await writer.set(id, 'v1', 60_000);
+  const { tokens } = store.keysFor(id);
+  const monitor = await monitorPrefix(t.redis, t.prefix);
+  try {
+    // Warm: served from the cache once the subscription is confirmed.
+    await eventually(async () => {
+      await store.get(id, { cached: true });
+      await monitor.settle();
+      const before = monitor.commands.length;
+      await store.get(id, { cached: true });
+      await monitor.settle();
+      expect(monitor.commands.length).toBe(before);
+    }, 5000);
+    await sleep(250); // the entry expired
+    await monitor.settle();
+    const before = monitor.commands.length;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => store.get(id, { cached: true })));
+    await monitor.settle();
+    expect(answers.every((a) => a?.data === 'v1')).toBe(true);
+    expect(monitor.commands.slice(before).filter((c) => c[0]?.toLowerCase() === 'hmget' && c[1] === tokens)).toHaveLength(1);
+
+    // And this process's own write is seen by its next read at once.
+    await store.set(id, 'v2', 60_000);
+    expect((await store.get(id, { cached: true }))?.data).toBe('v2');
+  } finally {
+    monitor.stop();
+  }
+});

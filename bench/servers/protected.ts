@@ -3,7 +3,7 @@
  * - `bare`: Express 5 JSON route, nothing else (reference point);
  * - `baseline`: express-session + connect-redis + passport session, `req.isAuthenticated()` check;
  * - `fractal`: the same plus the token vault: `vault.require()` and `req.fractal.getAccessToken()`;
- *   with `cacheTtlMs`, the token store keeps records in process (`RedisTokenStore` option).
+ *   the token store with its defaults (a per-process record cache since issue 16; `cacheTtlMs` overrides).
  * - `kyc`: the same vault plus `createFractalKyc({ vault })` and `kyc.requireKyc('basic')` on the
  *   route; `kycCache: 'redis'` uses a `RedisKycCache` (shared by processes) instead of the default.
  * Routes: GET /api/data (the measured route), GET /api/me (fractal only: the token used at
@@ -58,7 +58,8 @@ async function main(): Promise<void> {
     const vaultConfig = config.vault;
     if (!vaultConfig) throw new Error(`${config.mode} mode needs vault settings`);
     const { createFractalVault, RedisTokenStore } = loadTokens();
-    const store = new RedisTokenStore({ client: redis.client, prefix: `${config.prefix}tokens:`, cacheTtlMs: vaultConfig.cacheTtlMs ?? 0 });
+    // The store's defaults, unless a variant sets cacheTtlMs.
+    const store = new RedisTokenStore({ client: redis.client, prefix: `${config.prefix}tokens:`, ...(vaultConfig.cacheTtlMs === undefined ? {} : { cacheTtlMs: vaultConfig.cacheTtlMs }) });
     const vault = createFractalVault({
       store,
       encryptionKeys: [vaultConfig.encryptionKey],

@@ -68,6 +68,8 @@ export class RedisTokenStore implements TokenStore {
   readonly #tombstoneTtlMs: number;
   readonly #idSecret: string | undefined;
   readonly #cache: LocalRecordCache<StoredTokens | null> | undefined;
+  /** Cached-path reads in flight, by key, with the cache generation they started under. */
+  readonly #cachedReads = new Map<string, { generation: number; read: Promise<StoredTokens | null> }>();
   #cacheWatched = false;
   /** Lock attempts that failed without an answer, by user id (see `acquireLock`). */
   readonly #uncertainLocks = new UncertainTokens();
@@ -110,9 +112,21 @@ export class RedisTokenStore implements TokenStore {
     if (hit !== undefined) return hit;
     if (!this.#cacheWatched) this.#watchForCache();
     const generation = cache.generation(tokens);
-    const stored = await this.#read(tokens);
-    cache.keep(tokens, generation, stored);
-    return stored;
+    // When an entry expires, the concurrent requests of that user share one read, but only one
+    // that started under the current generation: after a change (a notification, or a write of
+    // this process) a new read is sent, so nobody gets what was read before it.
+    const inFlight = this.#cachedReads.get(tokens);
+    if (inFlight && inFlight.generation === generation) return inFlight.read;
+    const read = this.#read(tokens).then((stored) => {
+      cache.keep(tokens, generation, stored);
+      return stored;
+    });
+    this.#cachedReads.set(tokens, { generation, read });
+    const forget = (): void => {
+      if (this.#cachedReads.get(tokens)?.read === read) this.#cachedReads.delete(tokens);
+    };
+    read.then(forget, forget);
+    return read;
   }
 
   set(userId: string, data: string, ttlMs: number): Promise<number> {
