@@ -70,8 +70,38 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
   // Concurrent requests of one user share one provider read.
   const inFlight = new Map<string, Promise<KycCaseSummary[]>>();
 
+  /**
+   * Per-request work that only depends on objects the caches hand back unchanged (issue 16): the
+   * vault's cached scopes array and the memory cache's cases array are the same objects until
+   * they change, so their sorted key and the decisions made from them are computed once.
+   */
+  const scopeKeys = new WeakMap<readonly string[], string>();
+  const decisions = new WeakMap<readonly KycCaseSummary[], Map<string, KycDecision>>();
+
+  function keyOf(scopes: readonly string[]): string {
+    let key = scopeKeys.get(scopes);
+    if (key === undefined) {
+      key = [...scopes].sort().join(' ');
+      if (Object.isFrozen(scopes)) scopeKeys.set(scopes, key);
+    }
+    return key;
+  }
+
+  function decideFor(cases: KycCaseSummary[], requirement: KycRequirement): KycDecision {
+    let byRequirement = decisions.get(cases);
+    const known = byRequirement?.get(requirement.name);
+    if (known) return known;
+    const decision = deepFreeze(kycStatus(cases, requirement, decisionOptions));
+    if (!byRequirement) {
+      byRequirement = new Map();
+      decisions.set(cases, byRequirement);
+    }
+    byRequirement.set(requirement.name, decision);
+    return decision;
+  }
+
   async function casesOf(userId: string, scopes: readonly string[], fetchUser: () => Promise<FractalUser>): Promise<KycCaseSummary[]> {
-    const scopesKey = [...scopes].sort().join(' ');
+    const scopesKey = keyOf(scopes);
     let read: KycCacheRead | undefined;
     try {
       read = await cache.read(userId);
@@ -104,13 +134,13 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
       const ctx = vault.context(req);
       const userId = ctx.userId;
       if (userId === undefined) throw new ReauthenticationRequiredError('No user is signed in; sign in with Fractal ID');
-      return kycStatus(await casesOf(userId, await ctx.getGrantedScopes(), () => ctx.fetchUser()), parsed, decisionOptions);
+      return decideFor(await casesOf(userId, await ctx.getGrantedScopes(), () => ctx.fetchUser()), parsed);
     },
     statusOf: async (userId, requirement) => {
       const parsed = parseKycRequirement(requirement);
       const tokenSet = await vault.getTokenSet(userId);
       if (!tokenSet) throw new ReauthenticationRequiredError('No Fractal ID tokens are stored for this user; they must sign in');
-      return kycStatus(await casesOf(userId, tokenSet.scopes, () => vault.fetchUser(userId)), parsed, decisionOptions);
+      return decideFor(await casesOf(userId, tokenSet.scopes, () => vault.fetchUser(userId)), parsed);
     },
     requireKyc: (requirement) => {
       const parsed = parseKycRequirement(requirement);
@@ -183,4 +213,13 @@ function explain(decision: KycDecision, requirement: KycRequirement): string {
     default:
       return `This page requires the ${requirement.name} verification at Fractal ID.`;
   }
+}
+
+/** A decision may be shared by many requests (see `decideFor`): none may change it for the others. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
+  }
+  return value;
 }
