@@ -53,6 +53,8 @@ const SUBSCRIBE_WAIT_MS = 250;
  * so that the worst case (a change notification silently lost) stays under one second.
  */
 export const DEFAULT_TOKEN_CACHE_TTL_MS = 750;
+/** Users whose key names are remembered; beyond, the memo starts over (hashing again is cheap, growing is not). */
+const KEY_NAMES_KEPT = 10_000;
 
 /**
  * Token records in Redis or Redis Cluster, shared by every process of an app. Keys hold no raw
@@ -68,6 +70,8 @@ export class RedisTokenStore implements TokenStore {
   readonly #tombstoneTtlMs: number;
   readonly #idSecret: string | undefined;
   readonly #cache: LocalRecordCache<StoredTokens | null> | undefined;
+  /** Key names by user id (a bounded memo of `keysFor`). */
+  readonly #keyNames = new Map<string, Readonly<{ tokens: string; lock: string; backoff: string; channel: string }>>();
   /** Cached-path reads in flight, by key, with the cache generation they started under. */
   readonly #cachedReads = new Map<string, { generation: number; read: Promise<StoredTokens | null> }>();
   #cacheWatched = false;
@@ -97,11 +101,17 @@ export class RedisTokenStore implements TokenStore {
 
   /** The key names of one user's record, lock and refresh backoff, and its channel (for tests and operations). */
   keysFor(userId: string): { tokens: string; lock: string; backoff: string; channel: string } {
+    // Every request of a signed-in user needs them: hashed once per user (issue 16), not per request.
+    const known = this.#keyNames.get(userId);
+    if (known) return known;
     const hash = this.#idSecret === undefined
       ? createHash('sha256').update(userId, 'utf8').digest('hex')
       : createHmac('sha256', this.#idSecret).update(userId, 'utf8').digest('hex');
     const base = `${this.#prefix}{${hash}}`;
-    return { tokens: `${base}:tokens`, lock: `${base}:lock`, backoff: `${base}:backoff`, channel: `${base}:changed` };
+    const keys = Object.freeze({ tokens: `${base}:tokens`, lock: `${base}:lock`, backoff: `${base}:backoff`, channel: `${base}:changed` });
+    if (this.#keyNames.size >= KEY_NAMES_KEPT) this.#keyNames.clear();
+    this.#keyNames.set(userId, keys);
+    return keys;
   }
 
   async get(userId: string, options?: { cached?: boolean }): Promise<StoredTokens | null> {
