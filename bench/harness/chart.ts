@@ -17,7 +17,8 @@ export function ratioChart(title: string, subtitle: string, bars: readonly Chart
   const labelWidth = 330;
   const rowHeight = 30;
   const top = 58;
-  const plotWidth = width - labelWidth - 70;
+  // Room on the right for the value and verdict of the longest bar.
+  const plotWidth = width - labelWidth - 190;
   const max = Math.max(1.2, ...bars.map((b) => (Number.isFinite(b.ratio) ? b.ratio : 0)));
   const x = (value: number) => labelWidth + (Math.min(value, max) / max) * plotWidth;
   const height = top + bars.length * rowHeight + 40;
