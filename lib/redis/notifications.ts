@@ -16,7 +16,8 @@ interface Connection {
   on(event: 'message', listener: (channel: string, message: string) => void): unknown;
   on(event: 'pmessage', listener: (pattern: string, channel: string, message: string) => void): unknown;
   on(event: 'error', listener: (err: Error) => void): unknown;
-  on(event: 'ready' | 'close' | 'reconnecting' | 'end', listener: () => void): unknown;
+  on(event: 'connect' | 'ready' | 'close' | 'reconnecting' | 'end', listener: () => void): unknown;
+  readonly stream?: { unref?(): unknown };
   subscribe(...channels: string[]): Promise<unknown>;
   unsubscribe(...channels: string[]): Promise<unknown>;
   psubscribe(...patterns: string[]): Promise<unknown>;
@@ -126,6 +127,10 @@ export class ChangeNotifications {
       const delay = Math.min(2000, 100 * 2 ** this.#restarts++);
       setTimeout(() => this.#connect(), delay).unref();
     });
+    // A connection of our own that the app never asked for (the record cache is on by default) must
+    // not keep a process alive: the app's own client does that while the app wants it. Without this,
+    // a script that used the vault and forgot `store.close()` would never exit.
+    connection.on('connect', () => connection.stream?.unref?.());
     connection.on('ready', () => {
       if (this.#connection !== connection) return;
       this.#restarts = 0;

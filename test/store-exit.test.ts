@@ -1,0 +1,33 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * The record cache is on by default, so a RedisTokenStore opens a notification connection of its
+ * own. A script that used the vault and never called `store.close()` must still exit once the
+ * app's own client is gone: our connection may not hold the process.
+ */
+it('a process whose app client disconnected exits although the store was never closed', async () => {
+  const script = `
+    const { Redis } = require('ioredis');
+    const { RedisTokenStore } = require('./lib/tokens');
+    const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+    const client = new Redis({ host: url.hostname, port: Number(url.port || 6379) });
+    const store = new RedisTokenStore({ client, prefix: 'pfi-exit-' + process.pid + ':' });
+    (async () => {
+      await store.set('u', 'data', 60000);
+      await store.get('u', { cached: true });
+      await store.get('u', { cached: true });
+      await store.delete('u');
+      await client.quit();
+      console.log('done');
+    })();
+  `;
+  const { stdout } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+    cwd: `${__dirname}/..`,
+    timeout: 20_000,
+  });
+  // Exited by itself: a process still running at the 20 s timeout is killed and the call rejects.
+  expect(stdout.trim()).toBe('done');
+});
