@@ -112,7 +112,7 @@ type Channels = { readonly [K in keyof typeof FRACTAL_CHANNELS]: TypedChannel<Fr
 /**
  * The channel objects, looked up once. Call sites write
  * `if (channels.x.hasSubscribers) channels.x.publish({...})`, so that without a subscriber not
- * even the message is built. @internal
+ * even the message is built.
  */
 export const channels: Channels = Object.fromEntries(
   Object.entries(FRACTAL_CHANNELS).map(([key, name]) => [key, diagnostics_channel.channel(name)]),

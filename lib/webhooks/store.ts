@@ -93,7 +93,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  */
 export const DEFAULT_REPLAY_WINDOW_MS = 11 * DAY_MS;
 
-/** @internal */
+/** The TTLs a webhook store resolved (see `ttls` on the stores). */
 export interface ResolvedTtls {
   processingTtlMs: number;
   doneTtlMs: number;
