@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { RedisWebhookStore } from '../lib/webhooks';
+import { RedisWebhookStore, WebhookErrorCode } from '../lib/webhooks';
 import { startLocalCluster, type LocalCluster } from './helpers/cluster';
 import { eventually } from './helpers/eventually';
 import { connectRedis, deletePrefix, randomPrefix } from './helpers/redis';
-import { eventBody, expectAccepted, postWebhook, verificationBody, webhookApp } from './helpers/webhooks';
+import { eventBody, expectAccepted, expectWebhookError, postWebhook, verificationBody, webhookApp } from './helpers/webhooks';
 
 // Issue 16 item 3: Redis round trips per delivery, counted at the server with MONITOR (only this
 // file's key prefix counts: other test files share the server).
@@ -40,31 +41,67 @@ describe('Redis round trips per delivery (MONITOR)', () => {
     return seen.map((args) => String(args[0]).toLowerCase());
   }
 
-  it('a new verification event costs 2 commands (claim+ordering in one script, then the done mark); a duplicate 1', async () => {
-    const store = new RedisWebhookStore({ client: redis, prefix });
+  /** A store whose done marks wait long enough for the test to decide when they go. */
+  const slowMarks = () => new RedisWebhookStore({ client: redis, prefix, doneMarkDelayMs: 10_000 });
+
+  it('a new verification event costs 1 command: its done mark rides on the next claim (claim+ordering+marks in one script)', async () => {
+    const store = slowMarks();
     const { app, events } = webhookApp({ store });
     // Warm up: the first EVALSHA of a script may be answered NOSCRIPT and re-sent as EVAL.
     await postWebhook(app, verificationBody('verification_approved', '2021-03-01T10:00:00Z', { user_id: 'warm-up' }));
+    await commandsDuring(() => store.flush(), 1);
 
-    const body = verificationBody('verification_approved', '2021-03-01T10:00:00Z', { user_id: `rtt-${Date.now()}` });
-    const first = await commandsDuring(async () => expectAccepted(await postWebhook(app, body)), 2);
-    expect(first).toEqual(['evalsha', 'set']);
-    const copy = await commandsDuring(async () => expectAccepted(await postWebhook(app, body), true), 1);
+    const a = verificationBody('verification_approved', '2021-03-01T10:00:00Z', { user_id: `rtt-a-${Date.now()}` });
+    const b = verificationBody('verification_approved', '2021-03-01T10:00:00Z', { user_id: `rtt-b-${Date.now()}` });
+    const keyOf = (body: string) => store.keys().delivery(sha256(body), JSON.stringify(['verification', JSON.parse(body).data.user_id, 'basic']));
+    expect(await commandsDuring(async () => expectAccepted(await postWebhook(app, a)), 1)).toEqual(['evalsha']);
+    // Answered, mark not sent yet: a copy reaching another process now is "in progress" (retried
+    // later), never handled twice.
+    expect(await redis.get(keyOf(a))).toMatch(/^p:/);
+    const otherProcess = webhookApp({ store: new RedisWebhookStore({ client: redis, prefix }) });
+    await commandsDuring(async () => expectWebhookError(await postWebhook(otherProcess.app, a), 409, WebhookErrorCode.DELIVERY_IN_PROGRESS), 1);
+    expect(otherProcess.events).toHaveLength(0);
+    const claimB = await commandsDuring(async () => expectAccepted(await postWebhook(app, b)), 1);
+    expect(claimB).toEqual(['evalsha']);
+    // B's one script carried A's mark.
+    expect(seen[0]).toEqual(expect.arrayContaining([keyOf(a), keyOf(b)]));
+    expect(await redis.get(keyOf(a))).toBe('done');
+    expect(await commandsDuring(() => store.flush(), 1)).toEqual(['evalsha']);
+    expect(await redis.get(keyOf(b))).toBe('done');
+    const copy = await commandsDuring(async () => expectAccepted(await postWebhook(app, a), true), 1);
     expect(copy).toEqual(['evalsha']);
+    expect(events.filter((e) => e.type === 'verification_approved' && (e.data as { user_id: string }).user_id.startsWith('rtt-a-'))).toHaveLength(1);
     // The one script did record the ordering: an older event of the same case is stale.
-    const older = verificationBody('verification_contacted', '2021-03-01T09:00:00Z', { user_id: JSON.parse(body).data.user_id });
+    const older = verificationBody('verification_contacted', '2021-03-01T09:00:00Z', { user_id: JSON.parse(a).data.user_id });
     expectAccepted(await postWebhook(app, older));
     expect(events.at(-1)?.stale).toBe(true);
+    await store.flush();
   });
 
-  it('an unordered event costs 2 commands too (claim, done mark)', async () => {
-    const store = new RedisWebhookStore({ client: redis, prefix });
+  it('an unordered event costs 1 command too; with no claim coming, its mark goes on its own after doneMarkDelayMs', async () => {
+    const store = new RedisWebhookStore({ client: redis, prefix, doneMarkDelayMs: 300 });
     const { app } = webhookApp({ store });
     await postWebhook(app, eventBody('email_changed', { user_id: 'warm-up', email: 'w@example.com' }));
-    const body = eventBody('email_changed', { user_id: `rtt-${Date.now()}`, email: 'a@example.com' });
-    expect(await commandsDuring(async () => expectAccepted(await postWebhook(app, body)), 2)).toEqual(['evalsha', 'set']);
+    await commandsDuring(() => store.flush(), 1);
+    const first = eventBody('email_changed', { user_id: `rtt-${Date.now()}`, email: 'a@example.com' });
+    const second = eventBody('email_changed', { user_id: `rtt2-${Date.now()}`, email: 'b@example.com' });
+    const both = await commandsDuring(async () => {
+      expectAccepted(await postWebhook(app, first));
+      expectAccepted(await postWebhook(app, second));
+    }, 2);
+    expect(both).toEqual(['evalsha', 'evalsha']);
+    const key = store.keys().delivery(sha256(second));
+    expect(await redis.get(key)).toMatch(/^p:/);
+    // Nobody else claims: the timer sends the last mark by itself.
+    seen.length = 0;
+    await eventually(async () => expect(await redis.get(key)).toBe('done'), 5000);
+    expect(seen.map((args) => String(args[0]).toLowerCase()).filter((c) => c !== 'get')).toEqual(['evalsha']);
   });
 });
+
+function sha256(body: string): string {
+  return createHash('sha256').update(body).digest('hex');
+}
 
 describe('on a Redis Cluster (3 masters), the delivery and ordering keys share a hash tag', () => {
   let cluster: LocalCluster;

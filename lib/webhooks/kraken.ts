@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
 import type { WebhookDeliveryInfo } from './events';
@@ -96,6 +96,7 @@ export function verifyKrakenWithSecretSet(rawBody: Uint8Array, signatureHeader: 
   return {
     data,
     known: (KRAKEN_WEBHOOK_STATUSES as readonly string[]).includes(data.status),
-    deliveryId: createHash('sha256').update(rawBody).digest('hex'),
+    // One-shot hash: no Hash object per delivery (Node >= 20.12).
+    deliveryId: hash('sha256', rawBody, 'hex'),
   };
 }

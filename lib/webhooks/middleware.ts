@@ -7,7 +7,7 @@ import { RequestAbortedError, tooLarge } from './raw-body';
 import { krakenSecretSet, verifyKrakenWithSecretSet, type KrakenWebhookEvent } from './kraken';
 import { SecretSet, type WebhookSecret, type WebhookSecrets } from './signature';
 import { DEFAULT_REPLAY_WINDOW_MS, MemoryWebhookStore, type WebhookStore } from './store';
-import { checkReplayWindow, claimDelivery, completeDelivery, handleDelivery, readDelivery, releaseDelivery, send, type VerifiedDelivery } from './steps';
+import { checkReplayWindow, claimDelivery, completeDelivery, handleDelivery, readDelivery, RECEIVED, releaseDelivery, send, type VerifiedDelivery } from './steps';
 import { verifyWithSecretSet } from './verify';
 import { channels } from '../diagnostics';
 
@@ -154,9 +154,13 @@ export function fractalWebhooks(options: FractalWebhooksOptions | KrakenWebhooks
       }
       const event = delivery.event(claim.stale, receivedAt);
       await handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), delivery.label);
-      await completeDelivery(store, delivery.deliveryId, claim, reportHere);
+      // The answer does not wait for the done mark: its outcome cannot change the answer (the
+      // event was handled), and a RedisWebhookStore sends it along with a later claim (one round
+      // trip per delivery). Until it lands, a copy of this delivery gets 409 and is retried.
+      const completed = completeDelivery(store, delivery.deliveryId, claim, reportHere);
       if (channels.webhook.hasSubscribers) channels.webhook.publish({ outcome: claim.stale ? 'stale' : 'accepted', type: (event as { type?: string }).type ?? 'kraken', deliveryId: delivery.deliveryId, status: 200 });
-      send(res, 200, { received: true });
+      send(res, 200, RECEIVED);
+      await completed;
     } catch (err) {
       if (err instanceof RequestAbortedError) return;
       const failure = err instanceof WebhookError ? err : internalError(err);

@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { ConfigurationError } from '../errors';
 import { RedisAdapter, redisScript, UncertainTokens, type IORedisClient } from '../redis';
+import { DoneMarkQueue } from './done-marks';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
 export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
@@ -16,6 +18,13 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
   operationTimeoutMs?: number;
   /** `Retry-After` seconds on `store_unavailable`. Default 1. */
   retryAfterSeconds?: number;
+  /**
+   * How long a done mark waits for a claim to carry it before it is sent on its own (see
+   * `complete`). Under load the next claim comes much sooner; with no traffic the mark is sent
+   * after this. Default 5 ms; 0 sends it in the next turn of the event loop. Shorter than
+   * `processingTtlMs`.
+   */
+  doneMarkDelayMs?: number;
 }
 
 /**
@@ -24,8 +33,13 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
  * ioredis re-sends a command whose reply a dropped connection lost, and a plain `SET NX` re-sent
  * after it did run would find the claim it made and report it as someone else's, blocking every
  * copy of the delivery (409) until the claim expires.
+ *
+ * First, KEYS[2..] are marked done for `ARGV[4]` ms: the done marks of deliveries this process
+ * handled since its last command ride along (see `RedisWebhookStore.complete`), so a delivery
+ * costs one round trip. Marking is idempotent, so a re-sent script is still harmless.
  */
 const CLAIM = redisScript(`
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[4]) end
 local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -34,6 +48,12 @@ end
 if current == ARGV[1] then return 1 end
 if current == ARGV[3] then return 2 end
 return 0
+`);
+
+/** Only the done marks (KEYS, for `ARGV[1]` ms), when no claim came along to carry them. */
+const MARK_DONE = redisScript(`
+for i = 1, #KEYS do redis.call('SET', KEYS[i], 'done', 'PX', ARGV[1]) end
+return #KEYS
 `);
 
 /** Deletes the claim only if it is still ours (it may have expired and been claimed again). */
@@ -60,8 +80,10 @@ return redis.call('GET', KEYS[1])
  * tag, so on Redis Cluster they live in one slot. ARGV as CLAIM, then ARGV[4] the event's time and
  * ARGV[5] orderingTtlMs. Returns {1, newest} when claimed, {2} done, {0} claimed by another. Running
  * it twice (a re-sent command) is harmless: the claim is recognised as ours and max() is idempotent.
+ * KEYS[3..] are done marks riding along, as in CLAIM, for ARGV[6] ms.
  */
 const CLAIM_ORDERED = redisScript(`
+for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[6]) end
 local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[1] then
   if current == ARGV[3] then return {2} end
@@ -77,10 +99,12 @@ redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {1, tostring(newest)}
 `);
 
+/** See `doneMarkDelayMs`. */
+const DEFAULT_DONE_MARK_DELAY_MS = 5;
 const DONE = 'done';
 /** The hash tag of an ordering key: hex, so it never contains braces. */
 function tagOf(orderingKey: string): string {
-  return createHash('sha256').update(orderingKey).digest('hex');
+  return hash('sha256', orderingKey, 'hex');
 }
 
 
@@ -106,6 +130,12 @@ export class RedisWebhookStore implements WebhookStore {
    * it recognises such a claim as its own instead of waiting processingTtlMs for it to expire.
    */
   readonly #uncertain = new UncertainTokens();
+  /**
+   * Done marks waiting for a ride (see `complete`). Not on a Cluster: a script's keys must share a
+   * slot, and the marks of other deliveries almost never share the claim's.
+   */
+  readonly #marks: DoneMarkQueue;
+  readonly #carryMarks: boolean;
 
   constructor(options: RedisWebhookStoreOptions) {
     this.#redis = new RedisAdapter('RedisWebhookStore', options?.client, {
@@ -114,6 +144,12 @@ export class RedisWebhookStore implements WebhookStore {
     });
     this.#prefix = options.prefix ?? 'fractal:webhooks:';
     this.#ttls = resolveTtls(options, 'RedisWebhookStore');
+    this.#carryMarks = options.client.isCluster !== true;
+    const markDelayMs = options.doneMarkDelayMs ?? DEFAULT_DONE_MARK_DELAY_MS;
+    if (!Number.isSafeInteger(markDelayMs) || markDelayMs < 0 || markDelayMs >= this.#ttls.processingTtlMs) {
+      throw new ConfigurationError('RedisWebhookStore: `doneMarkDelayMs` must be a whole number of milliseconds, at least 0 and shorter than `processingTtlMs`');
+    }
+    this.#marks = new DoneMarkQueue(markDelayMs, () => void this.flush());
   }
 
   get ttls(): Readonly<ResolvedTtls> {
@@ -133,12 +169,14 @@ export class RedisWebhookStore implements WebhookStore {
     const tag = tagOf(orderingKey);
     const keys = [this.#deliveryKey(deliveryId, tag), `${this.#prefix}newest:{${tag}}`];
     const token = this.#uncertain.take(deliveryId) ?? `${newClaimToken()}.${tag}`;
+    const marks = this.#marks.take();
     const claimed = this.#run('claim the webhook delivery', async (): Promise<OrderedDeliveryClaim> => {
-      const reply = (await this.#eval(CLAIM_ORDERED, keys, [`p:${token}`, this.#ttls.processingTtlMs, DONE, Math.trunc(timestampMs), this.#ttls.orderingTtlMs])) as [number, string?];
+      const args = [`p:${token}`, this.#ttls.processingTtlMs, DONE, Math.trunc(timestampMs), this.#ttls.orderingTtlMs, this.#ttls.doneTtlMs];
+      const reply = (await this.#eval(CLAIM_ORDERED, marks.length === 0 ? keys : [...keys, ...marks.map((m) => m.key)], args)) as [number, string?];
       const state = Number(reply[0]);
       return state === 1 ? { state: 'claimed', token, newest: Number(reply[1]) } : state === 2 ? { state: 'done' } : { state: 'processing' };
     });
-    return claimed.catch((err: unknown) => {
+    return this.#marks.settle(marks, claimed).catch((err: unknown) => {
       // After processingTtlMs a claim that did land has expired: a fresh token is as good.
       this.#uncertain.remember(deliveryId, token, this.#ttls.processingTtlMs);
       throw err;
@@ -149,22 +187,51 @@ export class RedisWebhookStore implements WebhookStore {
     const key = this.keys().delivery(deliveryId);
     // Taken out of the map at once: of concurrent copies, only one can reuse it.
     const token = this.#uncertain.take(deliveryId) ?? newClaimToken();
+    const marks = this.#marks.take();
     const claimed = this.#run('claim the webhook delivery', async (): Promise<DeliveryClaim> => {
-      const state = Number(await this.#eval(CLAIM, [key], [`p:${token}`, this.#ttls.processingTtlMs, DONE]));
+      const keys = marks.length === 0 ? [key] : [key, ...marks.map((m) => m.key)];
+      const state = Number(await this.#eval(CLAIM, keys, [`p:${token}`, this.#ttls.processingTtlMs, DONE, this.#ttls.doneTtlMs]));
       return state === 1 ? { state: 'claimed', token } : state === 2 ? { state: 'done' } : { state: 'processing' };
     });
-    return claimed.catch((err: unknown) => {
+    return this.#marks.settle(marks, claimed).catch((err: unknown) => {
       // After processingTtlMs a claim that did land has expired: a fresh token is as good.
       this.#uncertain.remember(deliveryId, token, this.#ttls.processingTtlMs);
       throw err;
     });
   }
 
+  /**
+   * Marks the delivery done. The mark is not sent at once: it rides along with the next claim this
+   * process sends (within `doneMarkDelayMs`, else it is sent on its own, with any others waiting), so
+   * that a delivery costs one Redis round trip instead of two. The promise settles when the mark
+   * is in Redis. Until then the delivery still reads as claimed: a copy gets 409 (retried later),
+   * never a second run of the handler; if this process dies first, the claim expires after
+   * processingTtlMs and a later copy is handled again (at least once, never lost). On a Cluster
+   * the mark is sent at once (other deliveries' keys are in other slots).
+   */
   complete(deliveryId: string, token: string): Promise<void> {
     const key = this.#keyOfClaim(deliveryId, token);
-    return this.#run('mark the webhook delivery done', async () => {
-      await this.#redis.call('set', [key, DONE, 'PX', this.#ttls.doneTtlMs]);
-    });
+    if (!this.#carryMarks) {
+      return this.#run('mark the webhook delivery done', async () => {
+        await this.#redis.call('set', [key, DONE, 'PX', this.#ttls.doneTtlMs]);
+      });
+    }
+    return this.#marks.add(key);
+  }
+
+  /**
+   * Sends the done marks still waiting (see `complete`) and resolves once they are in Redis. For a
+   * graceful shutdown: call it before closing the Redis client.
+   */
+  async flush(): Promise<void> {
+    const sends: Promise<unknown>[] = [];
+    while (this.#marks.size > 0) {
+      const marks = this.#marks.take();
+      const sent = this.#run('mark the webhook deliveries done', () => this.#eval(MARK_DONE, marks.map((m) => m.key), [this.#ttls.doneTtlMs]));
+      sends.push(this.#marks.settle(marks, sent).catch(() => undefined));
+    }
+    await Promise.all(sends);
+    // Marks that failed once are back in the queue (and have their timer) for a second try.
   }
 
   release(deliveryId: string, token: string): Promise<void> {

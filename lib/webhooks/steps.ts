@@ -175,10 +175,17 @@ export function storeError(err: unknown, what: string): WebhookError {
 /** Plain Node response calls, so the middleware behaves the same in Express 4 and 5. */
 export function send(res: Response, status: number, body: object): void {
   if (res.headersSent) return;
-  const json = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(json));
-  res.setHeader('Cache-Control', 'no-store');
+  const json = body === RECEIVED ? RECEIVED_JSON : JSON.stringify(body);
+  // One writeHead with the headers (merged with any set before, such as Retry-After) instead of a
+  // setHeader call each: this answer is on every delivery's path.
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(json),
+    'Cache-Control': 'no-store',
+  });
   res.end(json);
 }
+
+/** The answer to an accepted delivery, serialised once. */
+export const RECEIVED = Object.freeze({ received: true });
+const RECEIVED_JSON = JSON.stringify(RECEIVED);

@@ -152,12 +152,13 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async claim(deliveryId: string): Promise<DeliveryClaim> {
-    const current = this.#deliveries.get(deliveryId);
-    if (current === DONE) return { state: 'done' };
-    if (current !== undefined) return { state: 'processing' };
-    const token = newClaimToken();
-    this.#deliveries.set(deliveryId, token, this.#ttls.processingTtlMs);
-    return { state: 'claimed', token };
+    return this.#claim(deliveryId);
+  }
+
+  /** Both steps at once, as `RedisWebhookStore` does: one await per delivery instead of two. */
+  async claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
+    const claim = this.#claim(deliveryId);
+    return claim.state === 'claimed' ? { ...claim, newest: this.#keepNewest(orderingKey, timestampMs) } : claim;
   }
 
   async complete(deliveryId: string, _token: string): Promise<void> {
@@ -169,6 +170,19 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async keepNewest(key: string, timestampMs: number): Promise<number> {
+    return this.#keepNewest(key, timestampMs);
+  }
+
+  #claim(deliveryId: string): DeliveryClaim {
+    const current = this.#deliveries.get(deliveryId);
+    if (current === DONE) return { state: 'done' };
+    if (current !== undefined) return { state: 'processing' };
+    const token = newClaimToken();
+    this.#deliveries.set(deliveryId, token, this.#ttls.processingTtlMs);
+    return { state: 'claimed', token };
+  }
+
+  #keepNewest(key: string, timestampMs: number): number {
     const current = this.#newest.get(key);
     const newest = current === undefined ? timestampMs : Math.max(Number(current), timestampMs);
     this.#newest.set(key, String(newest), this.#ttls.orderingTtlMs);

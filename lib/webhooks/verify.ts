@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { WebhookError, WebhookErrorCode } from './errors';
 import { checkPayload, type FractalWebhookPayload } from './events';
 import { parseSignatureHeader, SecretSet, type WebhookSecrets } from './signature';
@@ -76,7 +76,8 @@ export function verifyWithSecretSet(
   return {
     payload: check.payload,
     known: check.known,
-    deliveryId: createHash('sha256').update(rawBody).digest('hex'),
+    // One-shot hash: no Hash object per delivery (Node >= 20.12).
+    deliveryId: hash('sha256', rawBody, 'hex'),
   };
 }
 
