@@ -1,7 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_REDIRECT_URI, runCli } from '../lib/sandbox/cli';
+import { DEFAULT_REDIRECT_URI, MISSING_EXPRESS, runCli } from '../lib/sandbox/cli';
 import { authorizeUrl, codeOf, exchangeCode } from './helpers/sandbox';
 
 /** Collects what a command writes. */
@@ -11,12 +13,12 @@ function capture() {
 }
 
 /** Runs `fractal-sandbox` to its exit, as a child process (only for runs that end by themselves). */
-function sandboxCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function sandboxCli(args: string[], root = path.join(__dirname, '..')): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['-r', 'ts-node/register/transpile-only', path.join(__dirname, '../lib/sandbox/cli.ts'), ...args],
-      { timeout: 20_000 },
+      ['-r', 'ts-node/register/transpile-only', path.join(root, 'lib/sandbox/cli.ts'), ...args],
+      { timeout: 20_000, cwd: root },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
     );
   });
@@ -135,4 +137,63 @@ describe('fractal-sandbox CLI', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
     }
   }, 20_000);
+});
+
+/**
+ * A copy of lib/ next to a node_modules that links every installed package but express: Node itself
+ * then fails to resolve `express` from the sandbox's files, as in an app that never installed it.
+ * (Linked packages resolve their own dependencies from where they really are, so nothing else changes.)
+ */
+function appWithoutExpress(fakeExpress?: Record<string, string>): string {
+  const root = mkdtempSync(path.join(tmpdir(), 'fractal-sandbox-no-express-'));
+  const repo = path.join(__dirname, '..');
+  cpSync(path.join(repo, 'lib'), path.join(root, 'lib'), { recursive: true });
+  cpSync(path.join(repo, 'tsconfig.json'), path.join(root, 'tsconfig.json'));
+  const installed = path.join(repo, 'node_modules');
+  mkdirSync(path.join(root, 'node_modules'));
+  for (const name of readdirSync(installed)) {
+    if (name !== 'express' && !name.startsWith('.')) symlinkSync(path.join(installed, name), path.join(root, 'node_modules', name));
+  }
+  if (fakeExpress) {
+    mkdirSync(path.join(root, 'node_modules', 'express'));
+    for (const [file, text] of Object.entries(fakeExpress)) writeFileSync(path.join(root, 'node_modules', 'express', file), text);
+  }
+  return root;
+}
+
+describe('fractal-sandbox without express (an optional peer dependency)', () => {
+  const roots: string[] = [];
+  afterAll(() => {
+    for (const root of roots) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('says in one line how to install it and exits 2, without a stack', async () => {
+    const root = appWithoutExpress();
+    roots.push(root);
+    const run = await sandboxCli(['--redirect-uri', 'http://localhost:3000/auth/fractal/callback'], root);
+    expect(run).toEqual({ code: 2, stdout: '', stderr: `${MISSING_EXPRESS}\n` });
+    expect(MISSING_EXPRESS).toContain('npm i -D express');
+  }, 30_000);
+
+  it('--help still works', async () => {
+    const root = appWithoutExpress();
+    roots.push(root);
+    const help = await sandboxCli(['--help'], root);
+    expect(help).toMatchObject({ code: 0, stderr: '' });
+    expect(help.stdout).toContain('Usage: fractal-sandbox');
+  }, 30_000);
+
+  it('a module missing inside an installed express is not mistaken for express: the usual run-time failure, exit 1', async () => {
+    // Its message names another module, and its require stack names express's own files.
+    const root = appWithoutExpress({
+      'package.json': '{"name":"express","version":"5.0.0","main":"index.js"}',
+      'index.js': "module.exports = require('express-missing-dependency');\n",
+    });
+    roots.push(root);
+    const run = await sandboxCli([], root);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^fractal-sandbox: MODULE_NOT_FOUND: Cannot find module 'express-missing-dependency'/);
+    expect(run.stderr).not.toContain(MISSING_EXPRESS);
+  }, 30_000);
 });

@@ -2,7 +2,6 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ExitCode, parseOrUsage, processIo, runCommand, UsageError, type CliIo } from '../cli';
-import { startSandbox } from './server';
 import type { Sandbox, SandboxClientInput, SandboxResponseShape } from './types';
 
 /**
@@ -33,10 +32,37 @@ Options:
   -h, --help            show this help
 
 Exit codes: 0 stopped by SIGINT/SIGTERM (or --help), 1 could not start or stop (e.g. port in use),
-2 wrong usage.
+2 wrong usage or express not installed.
 `;
 
 export type { CliIo } from '../cli';
+
+/**
+ * The sandbox is an Express app, and `express` is an optional peer dependency of the package (apps
+ * that only sign in do not need it), so `npx fractal-sandbox` in such an app must say what to do
+ * rather than die on a `Cannot find module` stack. A setup error: exit 2, like wrong usage.
+ */
+export const MISSING_EXPRESS = 'fractal-sandbox needs express (an optional peer dependency of passport-fractal-id): npm i -D express';
+
+class MissingExpressError extends Error {}
+
+/**
+ * Node's own failure to resolve `express` itself. Not a module missing inside an installed
+ * express (`Cannot find module 'body-parser'`, whose require stack names express's files), nor
+ * `express-session`: those stay the errors they are.
+ */
+function isMissingExpress(err: unknown): boolean {
+  return err instanceof Error && (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /^Cannot find module 'express'(\n|$)/.test(err.message);
+}
+
+/** Loaded on first use rather than imported, so that a missing express is caught here, and `--help` works without it. */
+function loadServer(): typeof import('./server') {
+  try {
+    return require('./server') as typeof import('./server');
+  } catch (err) {
+    throw isMissingExpress(err) ? new MissingExpressError(MISSING_EXPRESS) : err;
+  }
+}
 
 /** What {@link runCli} did: the exit code so far, and the running sandbox when it started one. */
 export interface CliResult {
@@ -46,12 +72,19 @@ export interface CliResult {
 
 /**
  * Starts the sandbox from command-line arguments and prints how to use it. Never throws: wrong
- * usage is code 2, a sandbox that cannot start (a port in use) code 1, both with a message on stderr.
+ * usage and a missing express are code 2, a sandbox that cannot start (a port in use) code 1, each
+ * with a message on stderr.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<CliResult> {
   let sandbox: Sandbox | undefined;
   const code = await runCommand('fractal-sandbox', io, async () => {
-    sandbox = await start(argv, io);
+    try {
+      sandbox = await start(argv, io);
+    } catch (err) {
+      if (!(err instanceof MissingExpressError)) throw err;
+      io.stderr(`${err.message}\n`);
+      return ExitCode.USAGE;
+    }
     return ExitCode.OK;
   });
   return sandbox ? { code, sandbox } : { code };
@@ -94,6 +127,7 @@ async function start(argv: readonly string[], io: CliIo): Promise<Sandbox | unde
   if (values['webhook-secret'] !== undefined && webhookURL === undefined) throw new UsageError('--webhook-secret needs --webhook-url');
   if (webhookURL !== undefined && !URL.canParse(webhookURL)) throw new UsageError(`--webhook-url must be an absolute URL, got ${webhookURL}`);
   const webhookSecret = webhookURL === undefined ? undefined : (values['webhook-secret'] ?? randomBytes(20).toString('hex'));
+  const { startSandbox } = loadServer();
   const sandbox = await startSandbox({
     port,
     ...(values.host !== undefined && { host: values.host }),
