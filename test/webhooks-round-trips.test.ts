@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { RedisWebhookStore, WebhookErrorCode } from '../lib/webhooks';
+import { RedisWebhookStore, signFractalWebhook, WebhookErrorCode } from '../lib/webhooks';
 import { startLocalCluster, type LocalCluster } from './helpers/cluster';
 import { eventually } from './helpers/eventually';
 import { connectRedis, deletePrefix, randomPrefix } from './helpers/redis';
-import { eventBody, expectAccepted, expectWebhookError, postWebhook, verificationBody, webhookApp } from './helpers/webhooks';
+import { eventBody, expectAccepted, expectWebhookError, listen, postWebhook, SECRET, verificationBody, webhookApp } from './helpers/webhooks';
 
 // Issue 16 item 3: Redis round trips per delivery, counted at the server with MONITOR (only this
 // file's key prefix counts: other test files share the server).
@@ -96,6 +96,41 @@ describe('Redis round trips per delivery (MONITOR)', () => {
     seen.length = 0;
     await eventually(async () => expect(await redis.get(key)).toBe('done'), 5000);
     expect(seen.map((args) => String(args[0]).toLowerCase()).filter((c) => c !== 'get')).toEqual(['evalsha']);
+  });
+
+  it('concurrent deliveries share scripts: fewer commands than deliveries, each handled once, every claim atomic', async () => {
+    const store = slowMarks();
+    const { app, events } = webhookApp({ store });
+    const server = await listen(app);
+    try {
+      const run = `${Date.now()}`;
+      const bodies = Array.from({ length: 40 }, (_, i) => verificationBody('verification_approved', '2021-03-01T10:00:00Z', { user_id: `batch-${run}-${i}` }));
+      // Every body twice, all at once: copies may meet in one script, which must still give one of them the claim.
+      const sent = [...bodies, ...bodies];
+      // fetch (undici) writes all requests in one go, so they reach the server in the same turns of its event loop.
+      const post = async (body: string) => {
+        const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fractal-signature': signFractalWebhook(SECRET, body) }, body });
+        return { status: res.status, body: (await res.json()) as { duplicate?: boolean } };
+      };
+      // One wave first, so that the measured one finds its connections open and arrives at once.
+      const warmUp = Array.from({ length: sent.length }, (_, i) => verificationBody('verification_approved', '2021-03-01T10:00:00Z', { user_id: `warm-${run}-${i}` }));
+      await Promise.all(warmUp.map(post));
+      await commandsDuring(() => store.flush(), 1);
+      const before = events.length;
+      let answers: { status: number; body: { duplicate?: boolean } }[] = [];
+      const commands = await commandsDuring(async () => {
+        answers = await Promise.all(sent.map(post));
+      }, 1);
+      expect(commands.every((c) => c === 'evalsha')).toBe(true);
+      expect(commands.length).toBeLessThan(sent.length / 2);
+      expect(answers.every((a) => a.status === 200 || a.status === 409)).toBe(true);
+      expect(events.length - before).toBe(bodies.length);
+      await store.flush();
+      for (const body of bodies) expectAccepted(await postWebhook(server.url, body), true);
+      expect(events.length - before).toBe(bodies.length);
+    } finally {
+      await server.close();
+    }
   });
 });
 

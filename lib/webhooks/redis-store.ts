@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import { ConfigurationError } from '../errors';
 import { RedisAdapter, redisScript, UncertainTokens, type IORedisClient } from '../redis';
+import { CLAIM_BATCH, ClaimBatch, type BatchedClaimReply } from './claim-batch';
 import { DoneMarkQueue } from './done-marks';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
@@ -34,12 +35,9 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
  * after it did run would find the claim it made and report it as someone else's, blocking every
  * copy of the delivery (409) until the claim expires.
  *
- * First, KEYS[2..] are marked done for `ARGV[4]` ms: the done marks of deliveries this process
- * handled since its last command ride along (see `RedisWebhookStore.complete`), so a delivery
- * costs one round trip. Marking is idempotent, so a re-sent script is still harmless.
+ * Used on a Cluster; on a standalone Redis claims go in batches (`claim-batch.ts`).
  */
 const CLAIM = redisScript(`
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[4]) end
 local current = redis.call('GET', KEYS[1])
 if not current then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -50,7 +48,7 @@ if current == ARGV[3] then return 2 end
 return 0
 `);
 
-/** Only the done marks (KEYS, for `ARGV[1]` ms), when no claim came along to carry them. */
+/** Only the done marks (KEYS, for `ARGV[1]` ms), when no claim batch came along to carry them. */
 const MARK_DONE = redisScript(`
 for i = 1, #KEYS do redis.call('SET', KEYS[i], 'done', 'PX', ARGV[1]) end
 return #KEYS
@@ -80,10 +78,8 @@ return redis.call('GET', KEYS[1])
  * tag, so on Redis Cluster they live in one slot. ARGV as CLAIM, then ARGV[4] the event's time and
  * ARGV[5] orderingTtlMs. Returns {1, newest} when claimed, {2} done, {0} claimed by another. Running
  * it twice (a re-sent command) is harmless: the claim is recognised as ours and max() is idempotent.
- * KEYS[3..] are done marks riding along, as in CLAIM, for ARGV[6] ms.
  */
 const CLAIM_ORDERED = redisScript(`
-for i = 3, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[6]) end
 local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[1] then
   if current == ARGV[3] then return {2} end
@@ -136,6 +132,8 @@ export class RedisWebhookStore implements WebhookStore {
    */
   readonly #marks: DoneMarkQueue;
   readonly #carryMarks: boolean;
+  /** Standalone Redis: claims of one turn of the event loop go in one script (`claim-batch.ts`). */
+  readonly #batch: ClaimBatch | undefined;
 
   constructor(options: RedisWebhookStoreOptions) {
     this.#redis = new RedisAdapter('RedisWebhookStore', options?.client, {
@@ -150,6 +148,14 @@ export class RedisWebhookStore implements WebhookStore {
       throw new ConfigurationError('RedisWebhookStore: `doneMarkDelayMs` must be a whole number of milliseconds, at least 0 and shorter than `processingTtlMs`');
     }
     this.#marks = new DoneMarkQueue(markDelayMs, () => void this.flush());
+    this.#batch = this.#carryMarks
+      ? new ClaimBatch({
+          marks: this.#marks,
+          ttls: this.#ttls,
+          done: DONE,
+          send: (keys, args) => this.#run('claim the webhook delivery', () => this.#eval(CLAIM_BATCH, keys, args)),
+        })
+      : undefined;
   }
 
   get ttls(): Readonly<ResolvedTtls> {
@@ -167,37 +173,43 @@ export class RedisWebhookStore implements WebhookStore {
 
   claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
     const tag = tagOf(orderingKey);
-    const keys = [this.#deliveryKey(deliveryId, tag), `${this.#prefix}newest:{${tag}}`];
+    const keys = [this.#deliveryKey(deliveryId, tag), `${this.#prefix}newest:{${tag}}`] as const;
     const token = this.#uncertain.take(deliveryId) ?? `${newClaimToken()}.${tag}`;
-    const marks = this.#marks.take();
-    const claimed = this.#run('claim the webhook delivery', async (): Promise<OrderedDeliveryClaim> => {
-      const args = [`p:${token}`, this.#ttls.processingTtlMs, DONE, Math.trunc(timestampMs), this.#ttls.orderingTtlMs, this.#ttls.doneTtlMs];
-      const reply = (await this.#eval(CLAIM_ORDERED, marks.length === 0 ? keys : [...keys, ...marks.map((m) => m.key)], args)) as [number, string?];
-      const state = Number(reply[0]);
-      return state === 1 ? { state: 'claimed', token, newest: Number(reply[1]) } : state === 2 ? { state: 'done' } : { state: 'processing' };
-    });
-    return this.#marks.settle(marks, claimed).catch((err: unknown) => {
-      // After processingTtlMs a claim that did land has expired: a fresh token is as good.
-      this.#uncertain.remember(deliveryId, token, this.#ttls.processingTtlMs);
-      throw err;
-    });
+    const claimed = this.#batch
+      ? this.#batch.claim(keys[0], `p:${token}`, { key: keys[1], timeMs: timestampMs })
+      : this.#run('claim the webhook delivery', async (): Promise<BatchedClaimReply> => {
+          const args = [`p:${token}`, this.#ttls.processingTtlMs, DONE, Math.trunc(timestampMs), this.#ttls.orderingTtlMs];
+          const reply = (await this.#eval(CLAIM_ORDERED, [...keys], args)) as [number, string?];
+          return { state: Number(reply[0]), newest: Number(reply[1]) };
+        });
+    return claimed.then(
+      ({ state, newest }): OrderedDeliveryClaim =>
+        state === 1 ? { state: 'claimed', token, newest: newest ?? timestampMs } : state === 2 ? { state: 'done' } : { state: 'processing' },
+      (err: unknown) => this.#uncertainClaim(deliveryId, token, err),
+    );
   }
 
   claim(deliveryId: string): Promise<DeliveryClaim> {
     const key = this.keys().delivery(deliveryId);
     // Taken out of the map at once: of concurrent copies, only one can reuse it.
     const token = this.#uncertain.take(deliveryId) ?? newClaimToken();
-    const marks = this.#marks.take();
-    const claimed = this.#run('claim the webhook delivery', async (): Promise<DeliveryClaim> => {
-      const keys = marks.length === 0 ? [key] : [key, ...marks.map((m) => m.key)];
-      const state = Number(await this.#eval(CLAIM, keys, [`p:${token}`, this.#ttls.processingTtlMs, DONE, this.#ttls.doneTtlMs]));
-      return state === 1 ? { state: 'claimed', token } : state === 2 ? { state: 'done' } : { state: 'processing' };
-    });
-    return this.#marks.settle(marks, claimed).catch((err: unknown) => {
-      // After processingTtlMs a claim that did land has expired: a fresh token is as good.
-      this.#uncertain.remember(deliveryId, token, this.#ttls.processingTtlMs);
-      throw err;
-    });
+    const claimed = this.#batch
+      ? this.#batch.claim(key, `p:${token}`)
+      : this.#run('claim the webhook delivery', async (): Promise<BatchedClaimReply> => ({
+          state: Number(await this.#eval(CLAIM, [key], [`p:${token}`, this.#ttls.processingTtlMs, DONE])),
+          newest: undefined,
+        }));
+    return claimed.then(
+      ({ state }): DeliveryClaim => (state === 1 ? { state: 'claimed', token } : state === 2 ? { state: 'done' } : { state: 'processing' }),
+      (err: unknown) => this.#uncertainClaim(deliveryId, token, err),
+    );
+  }
+
+  /** A claim failed without an answer: it may have landed all the same (see `#uncertain`). */
+  #uncertainClaim(deliveryId: string, token: string, err: unknown): never {
+    // After processingTtlMs a claim that did land has expired: a fresh token is as good.
+    this.#uncertain.remember(deliveryId, token, this.#ttls.processingTtlMs);
+    throw err;
   }
 
   /**
