@@ -265,8 +265,8 @@ export function createApp(deps: AppDeps): express.Express {
       return;
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
-    res.write('retry: 3000\n\n');
-    const unsubscribe = feed.subscribe(user.id, (update: KycUpdate) => {
+    res.flushHeaders();
+    const { unsubscribe, ready } = feed.subscribe(user.id, (update: KycUpdate) => {
       res.write(`event: kyc\ndata: ${JSON.stringify(update)}\n\n`);
     });
     // Proxies drop idle streams; a comment line every 25 s keeps this one open.
@@ -274,6 +274,11 @@ export function createApp(deps: AppDeps): express.Express {
     req.on('close', () => {
       clearInterval(heartbeat);
       unsubscribe();
+    });
+    // The first line only once the Redis subscription stands: a page (or a test) that read it and
+    // then caused a webhook gets the update, even when this stream opened the subscription.
+    void ready.then(() => {
+      if (!res.writableEnded) res.write('retry: 3000\n\n');
     });
   });
 

@@ -21,6 +21,8 @@ export class KycFeed {
   readonly #local = new EventEmitter();
   readonly #publisher?: Redis;
   #subscriber?: Redis;
+  /** Settles once Redis confirmed the subscription: a PUBLISH before that reaches nobody. */
+  #subscribed: Promise<void> = Promise.resolve();
 
   constructor(redis?: Redis) {
     this.#local.setMaxListeners(0);
@@ -32,10 +34,14 @@ export class KycFeed {
     else this.#emit(update);
   }
 
-  subscribe(uid: string, listener: (update: KycUpdate) => void): () => void {
+  /**
+   * Listens for `uid`'s updates. `ready` settles when updates published from now on (in any
+   * process) are sure to arrive; it never rejects (Redis trouble means no live updates, not an error).
+   */
+  subscribe(uid: string, listener: (update: KycUpdate) => void): { unsubscribe: () => void; ready: Promise<void> } {
     this.#listen();
     this.#local.on(uid, listener);
-    return () => this.#local.off(uid, listener);
+    return { unsubscribe: () => this.#local.off(uid, listener), ready: this.#subscribed };
   }
 
   close(): void {
@@ -56,7 +62,10 @@ export class KycFeed {
         // Not ours; ignore.
       }
     });
-    void subscriber.subscribe(CHANNEL).catch(() => undefined);
+    this.#subscribed = subscriber.subscribe(CHANNEL).then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   #emit(update: KycUpdate): void {

@@ -217,7 +217,7 @@ describe('error handler (item 11)', () => {
   it('passes an error raised after the response started on to Express instead of answering again', async () => {
     /** A feed whose subscription fails, which /profile/events only learns after its headers went out. */
     class BrokenFeed extends KycFeed {
-      override subscribe(): () => void {
+      override subscribe(): ReturnType<KycFeed['subscribe']> {
         throw new Error('feed unavailable');
       }
     }

@@ -161,7 +161,7 @@ async function start(argv: readonly string[], io: CliIo): Promise<Sandbox | unde
     lines.push(`  redirect_uri   ${client.redirectUris.join(' ')}`);
     if (webhookURL !== undefined) lines.push(`  webhooks       ${webhookURL}`);
     if (webhookURL !== undefined && values['webhook-secret'] === undefined) lines.push(`  webhook_secret ${webhookSecret}`);
-    lines.push(`  admin API      ${sandbox.domains.auth}/_sandbox (see lib/sandbox/README.md)`);
+    lines.push(`  admin API      ${sandbox.domains.auth}/_sandbox (README: "The sandbox")`);
     io.stdout(`${lines.join('\n')}\n`);
     if (values.host !== undefined && !/^(127\.|localhost$|::1$|\[::1\]$)/.test(values.host)) {
       io.stderr('Warning: bound to a non-loopback interface. The sandbox has no real authentication; keep it off shared networks.\n');
