@@ -70,6 +70,10 @@ describe('middleware and guard', () => {
   }
 
   test('requests that never ask for a token cost no Redis round trip for tokens; one that asks twice costs one', async () => {
+    // Another user's request first: the change channel's one-time PSUBSCRIBE (its own connection,
+    // made on first use) lands outside the window measured below instead of racing into it.
+    const warmUp = await signedIn();
+    await warmUp.agent.get('/dashboard').set('Accept', 'application/json').expect(200);
     const { agent, tokenSet } = await signedIn();
     const monitor = await monitorPrefix(t.redis, t.prefix);
     try {
