@@ -6,6 +6,7 @@ import { cookieFrom, httpRequest } from '../harness/http';
 import type { LoadSample } from '../harness/load';
 import { fmt, ratioText, throughputTable, verdict, type ScenarioResult } from '../harness/report';
 import { alternate, pairedRatios, withServerCpu } from '../harness/rounds';
+import { delta } from '../harness/redis';
 import { countsDelta } from '../harness/sandbox';
 import { percentile } from '../harness/stats';
 import { SESSION_COOKIE } from '../servers/common';
@@ -30,6 +31,17 @@ export async function loginCycle(ctx: BenchContext): Promise<ScenarioResult> {
     for (const server of servers) {
       const one = await signInLoop(server.url, 1, 0, 1);
       if (one.ok !== 1) throw new Error(`${server.name}: a sign-in did not complete`);
+    }
+    // Redis commands per sign-in (sessions, and our state and callback guard when they use Redis).
+    const redisPerSignIn: Record<string, string> = {};
+    for (const server of servers) {
+      const before = await server.request<Record<string, number>>('redisSent');
+      const counted = await signInLoop(server.url, 1, 0, 20);
+      const sent = delta(before, await server.request<Record<string, number>>('redisSent'));
+      redisPerSignIn[server.name] = Object.entries(sent)
+        .sort(([x], [y]) => x.localeCompare(y))
+        .map(([name, n]) => `${name} ${fmt.per(n / counted.ok)}`)
+        .join(', ');
     }
 
     const providerCalls: Record<string, { signIns: number; code: number; userinfo: number; sandboxCpuUs: number }> = {};
@@ -82,6 +94,7 @@ export async function loginCycle(ctx: BenchContext): Promise<ScenarioResult> {
         'One sign-in = 3 HTTP requests from the client (start, sandbox /authorize, callback) plus the server-side code exchange and profile fetch; latency is per sign-in.',
         'The sandbox (its own process) and Redis serve both sides; their CPU cost is part of every sign-in and shared by both.',
         `Provider calls: baseline ${per('oauth2')}; ours ${per('fractal')}.`,
+        `Redis commands per sign-in: baseline ${redisPerSignIn['login-oauth2']}; ours ${redisPerSignIn['login-fractal']}.`,
       ],
       data: { summaries, ratio, ratioOfMedians, providerCalls },
     };

@@ -41,6 +41,7 @@ async function main(): Promise<void> {
   });
 
   await serveHttp(app, {
+    handlers: { redisSent: () => redis.sent() },
     cleanup: () => redis.close(),
     prepare: async (port) => {
       const callbackURL = `http://127.0.0.1:${port}/auth/callback`;
