@@ -323,6 +323,8 @@ export function createApp(deps: AppDeps): express.Express {
     if (status >= 500) log(`sign-in error ${code}: ${err instanceof Error ? err.message : String(err)}`);
     respond(req, res, status, code, explain(code));
   });
+  // server.ts closes what createFractal made (the webhook store's waiting done marks) before Redis.
+  app.locals.closeFractal = () => fractal.close();
   return app;
 }
 

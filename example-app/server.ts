@@ -61,7 +61,10 @@ async function main(): Promise<void> {
     void closeSandbox?.();
     void tokenStore?.close();
     sessionStreams.close();
-    redis?.disconnect();
+    // Redis last: the webhook store sends the done marks still waiting first.
+    void Promise.resolve((app.locals.closeFractal as (() => Promise<void>) | undefined)?.())
+      .catch(() => undefined)
+      .finally(() => redis?.disconnect());
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

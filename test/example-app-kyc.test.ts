@@ -67,6 +67,8 @@ async function startApp(env: NodeJS.ProcessEnv = {}, useRedis = false): Promise<
     close: async () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+      // Before the shared Redis client goes: the webhook store's done marks still waiting.
+      await (app.locals.closeFractal as () => Promise<void>)();
     },
   };
 }

@@ -50,8 +50,11 @@ function exampleApp(env: NodeJS.ProcessEnv = {}, redis?: Redis, tokenStore?: Tok
     log: (l) => lines.push(l),
     ...(redis ? { redis } : {}),
   });
+  closers.push(app.locals.closeFractal as () => Promise<void>);
   return { app, lines };
 }
+/** What each app's createFractal made, closed before its Redis client (waiting webhook done marks). */
+const closers: (() => Promise<void>)[] = [];
 
 const feedByClient = new Map<Redis | undefined, KycFeed>();
 function feedFor(redis: Redis | undefined): KycFeed {
@@ -85,6 +88,7 @@ describe.each([
     if (useRedis) redis = new Redis({ ...SHARED_REDIS, keyPrefix: prefix, enableOfflineQueue: true, maxRetriesPerRequest: 1 });
   });
   afterAll(async () => {
+    await Promise.all(closers.splice(0).map((close) => close()));
     if (!redis) return;
     const keys = await redis.keys(`${prefix}*`);
     if (keys.length) await redis.del(...keys.map((k) => k.slice(prefix.length)));

@@ -96,7 +96,8 @@ export function createFractal(options: CreateFractalOptions): Fractal {
   if (options.webhooks !== undefined) {
     const { onEvent, ...rest } = options.webhooks;
     webhooks = fractalWebhooks({
-      store: redis ? new RedisWebhookStore({ client: redis, prefix: `${prefix}webhooks:` }) : new MemoryWebhookStore(),
+      // Owned: close() sends its waiting done marks before the app closes `redis`.
+      store: redis ? own(new RedisWebhookStore({ client: redis, prefix: `${prefix}webhooks:` })) : new MemoryWebhookStore(),
       ...rest,
       // First, and for stale events too: the user's next KYC decision is read fresh. A cache
       // failure rejects, so the provider delivers the event again.

@@ -246,6 +246,14 @@ export class RedisWebhookStore implements WebhookStore {
     // Marks that failed once are back in the queue (and have their timer) for a second try.
   }
 
+  /**
+   * For a graceful shutdown, before the Redis client is closed: sends the done marks still
+   * waiting ({@link flush}). Never closes the client; the store stays usable.
+   */
+  close(): Promise<void> {
+    return this.flush();
+  }
+
   release(deliveryId: string, token: string): Promise<void> {
     const key = this.#keyOfClaim(deliveryId, token);
     return this.#run('release the webhook delivery', async () => {
