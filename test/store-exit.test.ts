@@ -31,3 +31,30 @@ it('a process whose app client disconnected exits although the store was never c
   // Exited by itself: a process still running at the 20 s timeout is killed and the call rejects.
   expect(stdout.trim()).toBe('done');
 });
+
+/** The same for RedisKycCache, whose per-process layer (on by default) subscribes on its first read. */
+it('a process whose app client disconnected exits although the KYC cache was never closed', async () => {
+  const script = `
+    const { Redis } = require('ioredis');
+    const { RedisKycCache } = require('./lib/kyc');
+    const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+    const client = new Redis({ host: url.hostname, port: Number(url.port || 6379) });
+    const cache = new RedisKycCache({ client, prefix: 'pfi-exit-kyc-' + process.pid + ':' });
+    (async () => {
+      const { generation } = await cache.read('u');
+      await cache.write('u', generation, { scopes: 'uid:read', cases: [], fetchedAt: Date.now() });
+      await cache.read('u');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await cache.read('u');
+      await cache.invalidate('u');
+      await client.del('pfi-exit-kyc-' + process.pid + ':{u}:gen');
+      await client.quit();
+      console.log('done');
+    })();
+  `;
+  const { stdout } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+    cwd: `${__dirname}/..`,
+    timeout: 20_000,
+  });
+  expect(stdout.trim()).toBe('done');
+});

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { ErrorCode } from '../lib/errors';
-import { LocalRecordCache } from '../lib/tokens/local-cache';
+import { LocalRecordCache } from '../lib/memory';
 import { RedisTokenStore } from '../lib/tokens';
 import { connectRedis, deletePrefix, randomPrefix, REQUEST_PATH_OPTIONS, SHARED_REDIS } from './helpers/redis';
 import { monitorPrefix } from './helpers/vault-http';

@@ -56,12 +56,9 @@ export function createFractal(options: CreateFractalOptions): Fractal {
 
   const store: TokenStore = options.tokenStore ?? own(redis ? new RedisTokenStore({ client: redis, prefix: `${prefix}tokens:` }) : new MemoryTokenStore());
   const vault = createFractalVault({ ...options.vault, ...shared, store, encryptionKeys: options.encryptionKeys, authMethod, signInPath });
-  const kyc = createFractalKyc({
-    cache: redis ? new RedisKycCache({ client: redis, prefix: `${prefix}kyc:` }) : new MemoryKycCache(),
-    ...options.kyc,
-    vault,
-    signInPath,
-  });
+  // Only when the app gives none: a cache of the app's own is the app's to close.
+  const kycCache = options.kyc?.cache ?? (redis ? own(new RedisKycCache({ client: redis, prefix: `${prefix}kyc:` })) : new MemoryKycCache());
+  const kyc = createFractalKyc({ ...options.kyc, cache: kycCache, vault, signInPath });
   const client = own(
     new FractalClient({
       ...(redis ? { tokenCache: own(new RedisAppTokenCache({ client: redis, prefix: `${prefix}app:`, encryptionKeys: options.encryptionKeys })) } : {}),

@@ -1,2 +1,3 @@
-/** In-memory building blocks shared by the memory stores. The only door into `lib/memory/`. */
+/** In-memory building blocks shared by the stores. The only door into `lib/memory/`. */
 export { ExpiringMap } from './expiring-map';
+export { LocalRecordCache } from './local-record-cache';

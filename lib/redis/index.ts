@@ -5,5 +5,5 @@
 export * from './ops';
 export { RedisAdapter, pxTtl, type RedisAdapterOptions } from './adapter';
 export { UncertainTokens } from './uncertain';
-export { ChangeNotifications, type PatternWatch } from './notifications';
+export { ChangeNotifications, escapeGlob, type PatternWatch } from './notifications';
 export { withoutCommandArgs } from './errors';

@@ -26,6 +26,11 @@ interface Connection {
 
 const noop = (): void => undefined;
 
+/** Escapes Redis glob characters (`*`, `?`, `[`, `]`, `\`) so that a prefix in a PSUBSCRIBE pattern matches only itself. */
+export function escapeGlob(value: string): string {
+  return value.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
 /**
  * Change notifications (SUBSCRIBE / PSUBSCRIBE) on one dedicated connection, created on first need.
  *

@@ -3,7 +3,7 @@ import './types';
 export type { FractalRequestContext } from './types';
 export type { StoredTokens, TokenStore } from './store';
 export { MemoryTokenStore, type MemoryTokenStoreOptions } from './memory-store';
-export { RedisTokenStore, type RedisTokenStoreOptions } from './redis-store';
+export { DEFAULT_TOKEN_CACHE_TTL_MS, RedisTokenStore, type RedisTokenStoreOptions } from './redis-store';
 export { createKeyring, generateEncryptionKey, KeyringError, type EncryptionKey, type Keyring } from './keyring';
 export type { RetryOptions } from '../provider';
 export { AUTHENTICATION_REQUIRED, decideSignedIn, guard, requireScopes, type GuardDecider, type GuardSettings, type RequireOptions } from './guard';

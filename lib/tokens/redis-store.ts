@@ -1,8 +1,8 @@
 import { checkRedisSettings, type VaultCheckWarning } from './check';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { ConfigurationError } from '../errors';
-import { ChangeNotifications, pxTtl as ttl, RedisAdapter, UncertainTokens, type RedisScript, type IORedisClient } from '../redis';
-import { LocalRecordCache } from './local-cache';
+import { LocalRecordCache } from '../memory';
+import { ChangeNotifications, escapeGlob, pxTtl as ttl, RedisAdapter, UncertainTokens, type RedisScript, type IORedisClient } from '../redis';
 import { ACQUIRE_LOCK, COMPARE_AND_SET, DELETE, NOTE_REFRESH_FAILURE, PEEK, REFRESH_BACKOFF, RELEASE_LOCK, SET } from './redis-scripts';
 import type { StoredTokens, TokenStore } from './store';
 
@@ -283,11 +283,6 @@ export class RedisTokenStore implements TokenStore {
   #eval(script: RedisScript, keys: string[], args: (string | number)[]): Promise<unknown> {
     return this.#redis.eval(script, keys, args);
   }
-}
-
-/** Escapes Redis glob characters (`*`, `?`, `[`, `]`, `\`) so that a prefix matches only itself. */
-function escapeGlob(value: string): string {
-  return value.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
 async function raceTimeout(promise: Promise<unknown>, ms: number): Promise<void> {

@@ -1,9 +1,9 @@
 /**
- * A per-process copy of recently read token records, valid only while the process is sure to
- * hear about every change: entries are dropped on a change notification for their key, on this
- * process's own writes, after `ttlMs` whatever happens, and all at once whenever the notification
- * connection is not known to be subscribed (a message lost while reconnecting cannot leave a
- * stale entry behind).
+ * A per-process copy of records read from a shared store (token records, KYC entries), valid only
+ * while the process is sure to hear about every change: entries are dropped on a change
+ * notification for their key, on this process's own writes, after `ttlMs` whatever happens, and
+ * all at once whenever the notification connection is not known to be subscribed (a message lost
+ * while reconnecting cannot leave a stale entry behind).
  *
  * A read that raced with a change is never cached: each key has a generation, bumped by every
  * invalidation, and a result is kept only if the generation it started under is still current.
