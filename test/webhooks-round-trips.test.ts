@@ -3,7 +3,8 @@ import type { Cluster, Redis } from 'ioredis';
 import { RedisWebhookStore, signFractalWebhook, WebhookErrorCode } from '../lib/webhooks';
 import { startLocalCluster, type LocalCluster } from './helpers/cluster';
 import { eventually } from './helpers/eventually';
-import { connectRedis, deletePrefix, randomPrefix } from './helpers/redis';
+import { CLAIM_BATCH } from '../lib/webhooks/claim-batch';
+import { connectRedis, deletePrefix, randomPrefix, startRedisServer } from './helpers/redis';
 import { eventBody, expectAccepted, expectWebhookError, listen, postWebhook, SECRET, verificationBody, webhookApp } from './helpers/webhooks';
 
 // Issue 16 item 3: Redis round trips per delivery, counted at the server with MONITOR (only this
@@ -163,5 +164,30 @@ describe('on a Redis Cluster (3 masters), the delivery and ordering keys share a
       await Promise.all(Array.from({ length: 12 }, (_, i) => client.cluster('KEYSLOT', store.keys().newest(JSON.stringify(['verification', `cluster-user-${i}`, 'basic']))))),
     );
     expect(slots.size).toBeGreaterThan(1); // spread over the cluster, not one slot for everything
+  });
+});
+
+describe('done marks and claims keep their order on a Redis that has not seen the scripts yet', () => {
+  it('a copy claimed right after its mark was sent reads as done, even when the first script call is answered NOSCRIPT', async () => {
+    // A fresh server: no script is cached, so the first EVALSHA of each script is refused and re-sent as EVAL.
+    const server = await startRedisServer();
+    const client = await connectRedis({ port: server.port });
+    try {
+      const prefix = randomPrefix('webhooks-order');
+      const store = new RedisWebhookStore({ client, prefix, doneMarkDelayMs: 10_000 });
+      const first = await store.claim('delivery-a');
+      expect(first.state).toBe('claimed');
+      // The mark waits; then it is flushed and, in the same turn, a copy is claimed. Had the marks
+      // their own script, its NOSCRIPT round trip would let the copy's claim run first (409).
+      const completed = store.complete('delivery-a', (first as { token: string }).token);
+      const flushed = store.flush();
+      const copy = await store.claim('delivery-a');
+      await Promise.all([completed, flushed]);
+      expect(copy).toEqual({ state: 'done' });
+      expect(await client.script('EXISTS', CLAIM_BATCH.sha)).toEqual([1]);
+    } finally {
+      client.disconnect();
+      await server.destroy();
+    }
   });
 });

@@ -55,6 +55,11 @@ end
 return out
 `);
 
+/** CLAIM_BATCH's first arguments, for `marks` done marks; each claim then adds its two. */
+export function batchArgs(ttls: { processingTtlMs: number; orderingTtlMs: number; doneTtlMs: number }, done: string, marks: number): (string | number)[] {
+  return [ttls.processingTtlMs, done, ttls.orderingTtlMs, ttls.doneTtlMs, marks];
+}
+
 /** What one claim in a batch learnt: its state (1 claimed, 2 done, 0 another's) and the newest time. */
 export interface BatchedClaimReply {
   state: number;
@@ -117,7 +122,7 @@ export class ClaimBatch {
 
   #sendSome(claims: QueuedClaim[], marks: readonly PendingMark[]): void {
     const keys: string[] = marks.map((mark) => mark.key);
-    const args: (string | number)[] = [this.#ttls.processingTtlMs, this.#done, this.#ttls.orderingTtlMs, this.#ttls.doneTtlMs, marks.length];
+    const args = batchArgs(this.#ttls, this.#done, marks.length);
     for (const claim of claims) {
       keys.push(claim.key, claim.orderingKey);
       args.push(claim.value, claim.time);

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { ConfigurationError } from '../errors';
 import { RedisAdapter, redisScript, UncertainTokens, type IORedisClient } from '../redis';
-import { CLAIM_BATCH, ClaimBatch, type BatchedClaimReply } from './claim-batch';
+import { batchArgs, CLAIM_BATCH, ClaimBatch, type BatchedClaimReply } from './claim-batch';
 import { DoneMarkQueue } from './done-marks';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
@@ -48,11 +48,6 @@ if current == ARGV[3] then return 2 end
 return 0
 `);
 
-/** Only the done marks (KEYS, for `ARGV[1]` ms), when no claim batch came along to carry them. */
-const MARK_DONE = redisScript(`
-for i = 1, #KEYS do redis.call('SET', KEYS[i], 'done', 'PX', ARGV[1]) end
-return #KEYS
-`);
 
 /** Deletes the claim only if it is still ours (it may have expired and been claimed again). */
 const RELEASE = redisScript(`
@@ -239,7 +234,10 @@ export class RedisWebhookStore implements WebhookStore {
     const sends: Promise<unknown>[] = [];
     while (this.#marks.size > 0) {
       const marks = this.#marks.take();
-      const sent = this.#run('mark the webhook deliveries done', () => this.#eval(MARK_DONE, marks.map((m) => m.key), [this.#ttls.doneTtlMs]));
+      // The claims' own script with no claim in it: a different script could overtake a claim
+      // sent after it (its EVALSHA answered NOSCRIPT and re-sent as EVAL while the claim's ran).
+      const keys = marks.map((m) => m.key);
+      const sent = this.#run('mark the webhook deliveries done', () => this.#eval(CLAIM_BATCH, keys, batchArgs(this.#ttls, DONE, keys.length)));
       sends.push(this.#marks.settle(marks, sent).catch(() => undefined));
     }
     await Promise.all(sends);
