@@ -1,8 +1,8 @@
 /**
  * Done marks waiting to ride along with a later Redis command (see `RedisWebhookStore.complete`):
  * a delivery then costs one round trip (its claim, which also carries earlier deliveries' marks)
- * instead of two. A mark nobody takes within `delayMs` is handed to `send` on its own, with any
- * others waiting.
+ * instead of two. Marks nobody takes within `delayMs` are left to the `flush` callback, which
+ * sends all those waiting together.
  *
  * @internal
  */

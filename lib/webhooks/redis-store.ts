@@ -208,11 +208,12 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   /**
-   * Marks the delivery done. The mark is not sent at once: it rides along with the next claim this
+   * Marks the delivery done. The mark is not sent at once: it rides along with the next claims this
    * process sends (within `doneMarkDelayMs`, else it is sent on its own, with any others waiting), so
    * that a delivery costs one Redis round trip instead of two. The promise settles when the mark
-   * is in Redis. Until then the delivery still reads as claimed: a copy gets 409 (retried later),
-   * never a second run of the handler; if this process dies first, the claim expires after
+   * is in Redis. Until then the delivery still reads as claimed in other processes: a copy there
+   * gets 409 (retried later), never a second run of the handler (a copy here carries the mark in
+   * its own claim, so it reads as done). If this process dies first, the claim expires after
    * processingTtlMs and a later copy is handled again (at least once, never lost). On a Cluster
    * the mark is sent at once (other deliveries' keys are in other slots).
    */
