@@ -1,6 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import { ConfigurationError, describeCode, ErrorCode, ReauthenticationRequiredError } from '../errors';
 import { missingScopes, type FractalUser } from '../provider';
+import { deepFreeze } from '../memory';
 import { decideSignedIn, outcomeForError, wantsHtml, type FractalVault, type GuardOutcome } from '../tokens';
 import type { FractalWebhookEvent } from '../webhooks';
 import { MemoryKycCache, type KycCache, type KycCacheRead } from './cache';
@@ -213,13 +214,4 @@ function explain(decision: KycDecision, requirement: KycRequirement): string {
     default:
       return `This page requires the ${requirement.name} verification at Fractal ID.`;
   }
-}
-
-/** A decision may be shared by many requests (see `decideFor`): none may change it for the others. */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value as Record<string, unknown>)) deepFreeze(child);
-  }
-  return value;
 }

@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors';
-import { LocalRecordCache } from '../memory';
+import { deepFreeze, LocalRecordCache } from '../memory';
 import { ChangeNotifications, escapeGlob, RedisAdapter, redisScript, type IORedisClient } from '../redis';
 import { DEFAULT_TOKEN_CACHE_TTL_MS } from '../tokens';
 import { resolveTtl, type KycCache, type KycCacheEntry, type KycCacheOptions, type KycCacheRead } from './cache';
@@ -114,7 +114,7 @@ export class RedisKycCache implements KycCache {
     }
     // Kept only if no invalidation was heard since the write was sent; one that lands in Redis
     // after it publishes, and drops this copy when it arrives. A copy, frozen: the caller's stays theirs.
-    if (stored && before !== undefined) this.#local?.keep(names.entry, before, { entry: freeze(structuredClone(entry)), generation });
+    if (stored && before !== undefined) this.#local?.keep(names.entry, before, { entry: deepFreeze(structuredClone(entry)), generation });
   }
 
   async invalidate(userId: string): Promise<void> {
@@ -142,7 +142,7 @@ export class RedisKycCache implements KycCache {
     const values = await this.#run('read the KYC cache', () => this.#redis.call('mget', [names.entry, names.generation]));
     const [raw, generation] = Array.isArray(values) ? values : [];
     const entry = typeof raw === 'string' ? parseEntry(raw) : undefined;
-    return { entry: entry && freeze(entry), generation: typeof generation === 'string' ? generation : '0' };
+    return { entry: entry && deepFreeze(entry), generation: typeof generation === 'string' ? generation : '0' };
   }
 
   /**
@@ -179,13 +179,4 @@ function parseEntry(raw: string): KycCacheEntry | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** One entry may now serve many requests of this process: none may change it for the others. */
-function freeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value as Record<string, unknown>)) freeze(child);
-  }
-  return value;
 }

@@ -1,3 +1,4 @@
 /** In-memory building blocks shared by the stores. The only door into `lib/memory/`. */
 export { ExpiringMap } from './expiring-map';
 export { LocalRecordCache } from './local-record-cache';
+export { deepFreeze } from './deep-freeze';
