@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { RedisWebhookStore, signFractalWebhook, WebhookErrorCode } from '../lib/webhooks';
 import { startLocalCluster, type LocalCluster } from './helpers/cluster';
 import { eventually } from './helpers/eventually';
@@ -164,6 +164,78 @@ describe('on a Redis Cluster (3 masters), the delivery and ordering keys share a
       await Promise.all(Array.from({ length: 12 }, (_, i) => client.cluster('KEYSLOT', store.keys().newest(JSON.stringify(['verification', `cluster-user-${i}`, 'basic']))))),
     );
     expect(slots.size).toBeGreaterThan(1); // spread over the cluster, not one slot for everything
+  });
+
+  /** Runs `run` and returns the commands our keys got from clients (MONITOR on every master: not those a script ran). */
+  async function clusterCommandsDuring(prefix: string, run: () => Promise<unknown>): Promise<string[]> {
+    const seen: string[] = [];
+    const nodes = cluster.nodes.map(({ port }) => new Redis({ port, host: '127.0.0.1' }));
+    const monitors = await Promise.all(nodes.map((node) => node.monitor()));
+    for (const node of nodes) node.disconnect();
+    for (const monitor of monitors) {
+      monitor.on('monitor', (_time: string, args: string[], source: string) => {
+        if (source !== 'lua' && args.some((a) => typeof a === 'string' && a.startsWith(prefix))) seen.push(String(args[0]).toLowerCase());
+      });
+    }
+    try {
+      await run();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // MONITOR lines arrive asynchronously
+    } finally {
+      for (const monitor of monitors) monitor.disconnect();
+    }
+    return seen;
+  }
+
+  it('keys use clusterSlots hash tags, so concurrent claims and their done marks share scripts: fewer commands than deliveries, each handled once', async () => {
+    const prefix = randomPrefix('webhooks-cluster-batch');
+    const store = new RedisWebhookStore({ client, prefix, clusterSlots: 2, doneMarkDelayMs: 10_000 });
+    const orderingKey = (user: string) => JSON.stringify(['verification', user, 'basic']);
+    // Two tags: every key sits in one of two slots, a delivery in its ordering key's.
+    const tagged = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const deliverySlot = await client.cluster('KEYSLOT', store.keys().delivery(`id-${i}`, orderingKey(`u-${i}`)));
+      expect(await client.cluster('KEYSLOT', store.keys().newest(orderingKey(`u-${i}`)))).toBe(deliverySlot);
+      tagged.add(Number(deliverySlot));
+      tagged.add(Number(await client.cluster('KEYSLOT', store.keys().delivery(`id-${i}`))));
+    }
+    expect(tagged.size).toBe(2);
+
+    const { app, events, errors } = webhookApp({ store });
+    const server = await listen(app);
+    try {
+      const run = `${Date.now()}`;
+      const post = async (body: string) => {
+        const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fractal-signature': signFractalWebhook(SECRET, body) }, body });
+        return res.status;
+      };
+      const wave = (name: string) => Array.from({ length: 40 }, (_, i) => verificationBody('verification_approved', '2021-03-01T10:00:00Z', { user_id: `${name}-${run}-${i}` }));
+      // A first wave warms up connections and scripts; its marks wait for the measured wave.
+      expect(new Set(await Promise.all(wave('warm').map(post)))).toEqual(new Set([200]));
+      const bodies = wave('batch');
+      let statuses: number[] = [];
+      const commands = await clusterCommandsDuring(prefix, async () => {
+        statuses = await Promise.all([...bodies, ...bodies].map(post));
+      });
+      expect(statuses.every((s) => s === 200 || s === 409)).toBe(true);
+      // Only copies meeting their twin while it is handled (409, retried by the provider).
+      expect(errors.filter((e) => e.code !== WebhookErrorCode.DELIVERY_IN_PROGRESS)).toEqual([]);
+      // 80 deliveries, carrying the 40 marks of the first wave too: scripts only, far fewer than deliveries.
+      expect(new Set(commands)).toEqual(new Set(['evalsha']));
+      expect(commands.length).toBeLessThan(bodies.length * 2); // one claim script and one SET each would be 120
+      const firstWaveDone = await Promise.all(wave('warm').map((body) => client.get(store.keys().delivery(sha256(body), orderingKey(JSON.parse(body).data.user_id)))));
+      expect(new Set(firstWaveDone)).toEqual(new Set(['done']));
+      expect(events.filter((e) => (e.data as { user_id: string }).user_id.startsWith(`batch-${run}-`))).toHaveLength(bodies.length);
+      await store.flush();
+      for (const body of bodies) expectAccepted(await postWebhook(server.url, body), true);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a clusterSlots that is not a whole number from 1 to 1024', () => {
+    for (const clusterSlots of [0, -1, 1.5, 1025, Number.NaN]) {
+      expect(() => new RedisWebhookStore({ client, clusterSlots })).toThrow(/clusterSlots/);
+    }
   });
 });
 

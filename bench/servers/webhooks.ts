@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   } else {
     const { fractalWebhooks, RedisWebhookStore } = loadWebhooks();
     if (config.mode === 'fractal-redis') redis = await connectRedis('bench-webhooks');
-    const store = redis ? new RedisWebhookStore({ client: redis.client, prefix: `${config.prefix ?? 'bench:'}webhooks:` }) : undefined;
+    const store = redis ? new RedisWebhookStore({ client: redis.client, prefix: `${config.prefix ?? 'bench:'}webhooks:`, ...(process.env.BENCH_CLUSTER_SLOTS ? { clusterSlots: Number(process.env.BENCH_CLUSTER_SLOTS) } : {}) }) : undefined;
     app.post(
       '/webhooks/fractal',
       fractalWebhooks({

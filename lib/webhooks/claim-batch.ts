@@ -8,8 +8,8 @@ import type { DoneMarkQueue, PendingMark } from './done-marks';
  * delivery in bench scenario 5 (`--cpu-prof`), so under load deliveries share one: 0.1 commands
  * per delivery at 20 connections instead of 2.
  * Each claim stays atomic (a script runs alone); a failed script fails every claim in it, each
- * answered 503 and retried by the provider. Standalone Redis only: on a Cluster the deliveries'
- * keys are in different slots, and each claim is its own script.
+ * answered 503 and retried by the provider. On a Cluster a script's keys must share a slot, so the
+ * store keeps one batch per hash tag (`clusterSlots` in redis-store.ts).
  *
  * @internal
  */
@@ -18,10 +18,11 @@ import type { DoneMarkQueue, PendingMark } from './done-marks';
  * KEYS: the M done marks, then per claim its delivery key and its ordering key (the delivery key
  * again for an unordered event: not read). ARGV: [1] processingTtlMs, [2] the done value, [3]
  * orderingTtlMs, [4] doneTtlMs, [5] M, then per claim its `p:<token>` and its event time in ms
- * ('' when unordered). Per claim, as CLAIM_ORDERED in redis-store.ts: 1 claimed (with the newest
- * time kept, '' when unordered), 2 done, 0 claimed by another; finding its own token counts as
- * claimed, so a re-sent script is harmless. Marks come first: a copy of a delivery whose mark is in
- * the same script reads as done.
+ * ('' when unordered). Per claim: 1 claimed (with the newest time kept, '' when unordered), 2 done,
+ * 0 claimed by another. Finding its own token counts as claimed: ioredis re-sends a command whose
+ * reply a dropped connection lost, and a claim re-sent after it did run would otherwise find
+ * itself and report the delivery as someone else's (409 for every copy until the claim expires).
+ * Marks come first: a copy of a delivery whose mark is in the same script reads as done.
  */
 export const CLAIM_BATCH: RedisScript = redisScript(`
 local m = tonumber(ARGV[5])

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto';
 import { ConfigurationError } from '../errors';
 import { RedisAdapter, redisScript, UncertainTokens, type IORedisClient } from '../redis';
-import { batchArgs, CLAIM_BATCH, ClaimBatch, type BatchedClaimReply } from './claim-batch';
+import { batchArgs, CLAIM_BATCH, ClaimBatch } from './claim-batch';
 import { DoneMarkQueue } from './done-marks';
 import { newClaimToken, resolveTtls, type DeliveryClaim, type OrderedDeliveryClaim, type ResolvedTtls, type WebhookStore, type WebhookStoreTtlOptions } from './store';
 
@@ -26,28 +26,14 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
    * `processingTtlMs`.
    */
   doneMarkDelayMs?: number;
+  /**
+   * On a Redis Cluster: how many hash tags (so, slots) the store's keys are spread over. A script's
+   * keys must share a slot, so only claims and done marks under the same tag can travel in one
+   * script: fewer tags batch more, more tags spread the (small) webhook state over more nodes.
+   * Default 4. Ignored on a standalone Redis, where every claim of a turn goes in one script.
+   */
+  clusterSlots?: number;
 }
-
-/**
- * Claims a free delivery for `ARGV[1]` (`p:<token>`) for `ARGV[2]` ms. Returns 1 when claimed,
- * 2 when done (`ARGV[3]`), 0 when another claim holds it. Finding its own token counts as claimed:
- * ioredis re-sends a command whose reply a dropped connection lost, and a plain `SET NX` re-sent
- * after it did run would find the claim it made and report it as someone else's, blocking every
- * copy of the delivery (409) until the claim expires.
- *
- * Used on a Cluster; on a standalone Redis claims go in batches (`claim-batch.ts`).
- */
-const CLAIM = redisScript(`
-local current = redis.call('GET', KEYS[1])
-if not current then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if current == ARGV[1] then return 1 end
-if current == ARGV[3] then return 2 end
-return 0
-`);
-
 
 /** Deletes the claim only if it is still ours (it may have expired and been claimed again). */
 const RELEASE = redisScript(`
@@ -67,48 +53,38 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return redis.call('GET', KEYS[1])
 `);
 
-/**
- * CLAIM, then (if claimed) KEEP_NEWEST, in one script: one round trip for an ordered delivery.
- * KEYS[1] the delivery, KEYS[2] the newest time of its user and level; both carry the same hash
- * tag, so on Redis Cluster they live in one slot. ARGV as CLAIM, then ARGV[4] the event's time and
- * ARGV[5] orderingTtlMs. Returns {1, newest} when claimed, {2} done, {0} claimed by another. Running
- * it twice (a re-sent command) is harmless: the claim is recognised as ours and max() is idempotent.
- */
-const CLAIM_ORDERED = redisScript(`
-local current = redis.call('GET', KEYS[1])
-if current and current ~= ARGV[1] then
-  if current == ARGV[3] then return {2} end
-  return {0}
-end
-if not current then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-local newest = tonumber(redis.call('GET', KEYS[2]))
-if newest == nil or tonumber(ARGV[4]) > newest then
-  redis.call('SET', KEYS[2], ARGV[4], 'PX', ARGV[5])
-  return {1, ARGV[4]}
-end
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return {1, tostring(newest)}
-`);
-
 /** See `doneMarkDelayMs`. */
 const DEFAULT_DONE_MARK_DELAY_MS = 5;
+/** See `clusterSlots`. */
+const DEFAULT_CLUSTER_SLOTS = 4;
 const DONE = 'done';
-/** The hash tag of an ordering key: hex, so it never contains braces. */
-function tagOf(orderingKey: string): string {
+
+/** The sha256 of an ordering key: hex, so as a hash tag it never contains braces. */
+function digestOf(orderingKey: string): string {
   return hash('sha256', orderingKey, 'hex');
 }
 
+/** Claims and done marks that may share a script: on a Cluster, the keys of one hash tag. */
+interface Group {
+  readonly marks: DoneMarkQueue;
+  readonly batch: ClaimBatch;
+}
 
 /**
  * Webhook delivery and ordering state in Redis (or Redis Cluster), shared by all processes of an
- * app. Keys: `<prefix>newest:{<h>}` with `h` the sha256 of [user_id, level] (no user id in key
- * names), `<prefix>delivery:{<h>}:<sha256 of the body>` for ordered (verification) events, so that
- * one script claims the delivery and records its time in one round trip, also on a Cluster (same
- * hash tag, same slot), and `<prefix>delivery:<sha256 of the body>` for the others. The tag of an
- * ordered claim travels in its token (`<uuid>.<h>`), so `complete` and `release` find the key.
+ * app. No user id appears in key names: `h` below is the sha256 of [user_id, level], `id` the
+ * sha256 of the body.
+ * - Standalone Redis: `<prefix>newest:{h}`, `<prefix>delivery:{h}:<id>` for ordered (verification)
+ *   events and `<prefix>delivery:<id>` for the others. Every claim of a turn of the event loop goes
+ *   in one script (`claim-batch.ts`), with the done marks waiting.
+ * - Redis Cluster: `<prefix>{g}:newest:h` and `<prefix>{g}:delivery:<id>`, with `g` one of
+ *   `clusterSlots` hash tags (from `h` for ordered events, so that a delivery and its ordering key
+ *   share a slot; from the id for the others). A script's keys must share a slot, so claims and
+ *   marks are batched per tag.
+ * The tag of a claim travels in its token (`<uuid>.<tag>`), so `complete` and `release` find the key.
  *
- * A claim sets `key` to `p:<token>` for processingTtlMs if it is absent, atomically: of two
- * concurrent copies of a delivery, exactly one gets it. Every failure (Redis down, timeout) is a
+ * A claim sets the delivery key to `p:<token>` for processingTtlMs if it is absent, atomically: of
+ * two concurrent copies of a delivery, exactly one gets it. Every failure (Redis down, timeout) is a
  * `store_unavailable` error, which the middleware answers 503 so that the provider retries.
  */
 export class RedisWebhookStore implements WebhookStore {
@@ -121,14 +97,9 @@ export class RedisWebhookStore implements WebhookStore {
    * it recognises such a claim as its own instead of waiting processingTtlMs for it to expire.
    */
   readonly #uncertain = new UncertainTokens();
-  /**
-   * Done marks waiting for a ride (see `complete`). Not on a Cluster: a script's keys must share a
-   * slot, and the marks of other deliveries almost never share the claim's.
-   */
-  readonly #marks: DoneMarkQueue;
-  readonly #carryMarks: boolean;
-  /** Standalone Redis: claims of one turn of the event loop go in one script (`claim-batch.ts`). */
-  readonly #batch: ClaimBatch | undefined;
+  /** Undefined on a standalone Redis (one group); on a Cluster, the number of hash tags. */
+  readonly #clusterSlots: number | undefined;
+  readonly #groups: readonly Group[];
 
   constructor(options: RedisWebhookStoreOptions) {
     this.#redis = new RedisAdapter('RedisWebhookStore', options?.client, {
@@ -137,20 +108,26 @@ export class RedisWebhookStore implements WebhookStore {
     });
     this.#prefix = options.prefix ?? 'fractal:webhooks:';
     this.#ttls = resolveTtls(options, 'RedisWebhookStore');
-    this.#carryMarks = options.client.isCluster !== true;
     const markDelayMs = options.doneMarkDelayMs ?? DEFAULT_DONE_MARK_DELAY_MS;
     if (!Number.isSafeInteger(markDelayMs) || markDelayMs < 0 || markDelayMs >= this.#ttls.processingTtlMs) {
       throw new ConfigurationError('RedisWebhookStore: `doneMarkDelayMs` must be a whole number of milliseconds, at least 0 and shorter than `processingTtlMs`');
     }
-    this.#marks = new DoneMarkQueue(markDelayMs, () => void this.flush());
-    this.#batch = this.#carryMarks
-      ? new ClaimBatch({
-          marks: this.#marks,
-          ttls: this.#ttls,
-          done: DONE,
-          send: (keys, args) => this.#run('claim the webhook delivery', () => this.#eval(CLAIM_BATCH, keys, args)),
-        })
-      : undefined;
+    const slots = options.clusterSlots ?? DEFAULT_CLUSTER_SLOTS;
+    if (!Number.isSafeInteger(slots) || slots < 1 || slots > 1024) {
+      throw new ConfigurationError('RedisWebhookStore: `clusterSlots` must be a whole number from 1 to 1024');
+    }
+    this.#clusterSlots = options.client.isCluster === true ? slots : undefined;
+    this.#groups = Array.from({ length: this.#clusterSlots ?? 1 }, (): Group => {
+      const marks: DoneMarkQueue = new DoneMarkQueue(markDelayMs, () => void this.#flushGroup(group));
+      const batch = new ClaimBatch({
+        marks,
+        ttls: this.#ttls,
+        done: DONE,
+        send: (keys, args) => this.#run('claim the webhook delivery', () => this.#eval(CLAIM_BATCH, keys, args)),
+      });
+      const group: Group = { marks, batch };
+      return group;
+    });
   }
 
   get ttls(): Readonly<ResolvedTtls> {
@@ -160,44 +137,34 @@ export class RedisWebhookStore implements WebhookStore {
   /** Key names, for tests and operations. */
   keys(): { delivery: (deliveryId: string, orderingKey?: string) => string; newest: (orderingKey: string) => string } {
     return {
-      delivery: (deliveryId, orderingKey) =>
-        orderingKey === undefined ? `${this.#prefix}delivery:${deliveryId}` : this.#deliveryKey(deliveryId, tagOf(orderingKey)),
-      newest: (orderingKey) => `${this.#prefix}newest:{${tagOf(orderingKey)}}`,
+      delivery: (deliveryId, orderingKey) => this.#deliveryKey(deliveryId, this.#tagOf(deliveryId, orderingKey === undefined ? undefined : digestOf(orderingKey))),
+      newest: (orderingKey) => this.#newestKey(digestOf(orderingKey)),
     };
   }
 
   claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
-    const tag = tagOf(orderingKey);
-    const keys = [this.#deliveryKey(deliveryId, tag), `${this.#prefix}newest:{${tag}}`] as const;
+    const digest = digestOf(orderingKey);
+    const tag = this.#tagOf(deliveryId, digest);
     const token = this.#uncertain.take(deliveryId) ?? `${newClaimToken()}.${tag}`;
-    const claimed = this.#batch
-      ? this.#batch.claim(keys[0], `p:${token}`, { key: keys[1], timeMs: timestampMs })
-      : this.#run('claim the webhook delivery', async (): Promise<BatchedClaimReply> => {
-          const args = [`p:${token}`, this.#ttls.processingTtlMs, DONE, Math.trunc(timestampMs), this.#ttls.orderingTtlMs];
-          const reply = (await this.#eval(CLAIM_ORDERED, [...keys], args)) as [number, string?];
-          return { state: Number(reply[0]), newest: Number(reply[1]) };
-        });
-    return claimed.then(
-      ({ state, newest }): OrderedDeliveryClaim =>
-        state === 1 ? { state: 'claimed', token, newest: newest ?? timestampMs } : state === 2 ? { state: 'done' } : { state: 'processing' },
-      (err: unknown) => this.#uncertainClaim(deliveryId, token, err),
-    );
+    return this.#groupOf(tag)
+      .batch.claim(this.#deliveryKey(deliveryId, tag), `p:${token}`, { key: this.#newestKey(digest), timeMs: timestampMs })
+      .then(
+        ({ state, newest }): OrderedDeliveryClaim =>
+          state === 1 ? { state: 'claimed', token, newest: newest ?? timestampMs } : state === 2 ? { state: 'done' } : { state: 'processing' },
+        (err: unknown) => this.#uncertainClaim(deliveryId, token, err),
+      );
   }
 
   claim(deliveryId: string): Promise<DeliveryClaim> {
-    const key = this.keys().delivery(deliveryId);
+    const tag = this.#tagOf(deliveryId, undefined);
     // Taken out of the map at once: of concurrent copies, only one can reuse it.
-    const token = this.#uncertain.take(deliveryId) ?? newClaimToken();
-    const claimed = this.#batch
-      ? this.#batch.claim(key, `p:${token}`)
-      : this.#run('claim the webhook delivery', async (): Promise<BatchedClaimReply> => ({
-          state: Number(await this.#eval(CLAIM, [key], [`p:${token}`, this.#ttls.processingTtlMs, DONE])),
-          newest: undefined,
-        }));
-    return claimed.then(
-      ({ state }): DeliveryClaim => (state === 1 ? { state: 'claimed', token } : state === 2 ? { state: 'done' } : { state: 'processing' }),
-      (err: unknown) => this.#uncertainClaim(deliveryId, token, err),
-    );
+    const token = this.#uncertain.take(deliveryId) ?? (tag === undefined ? newClaimToken() : `${newClaimToken()}.${tag}`);
+    return this.#groupOf(tag)
+      .batch.claim(this.#deliveryKey(deliveryId, tag), `p:${token}`)
+      .then(
+        ({ state }): DeliveryClaim => (state === 1 ? { state: 'claimed', token } : state === 2 ? { state: 'done' } : { state: 'processing' }),
+        (err: unknown) => this.#uncertainClaim(deliveryId, token, err),
+      );
   }
 
   /** A claim failed without an answer: it may have landed all the same (see `#uncertain`). */
@@ -209,22 +176,16 @@ export class RedisWebhookStore implements WebhookStore {
 
   /**
    * Marks the delivery done. The mark is not sent at once: it rides along with the next claims this
-   * process sends (within `doneMarkDelayMs`, else it is sent on its own, with any others waiting), so
-   * that a delivery costs one Redis round trip instead of two. The promise settles when the mark
-   * is in Redis. Until then the delivery still reads as claimed in other processes: a copy there
-   * gets 409 (retried later), never a second run of the handler (a copy here carries the mark in
-   * its own claim, so it reads as done). If this process dies first, the claim expires after
-   * processingTtlMs and a later copy is handled again (at least once, never lost). On a Cluster
-   * the mark is sent at once (other deliveries' keys are in other slots).
+   * process sends under the same tag (within `doneMarkDelayMs`, else it is sent on its own, with any
+   * others waiting), so that a delivery costs one Redis round trip instead of two. The promise
+   * settles when the mark is in Redis. Until then the delivery still reads as claimed in other
+   * processes: a copy there gets 409 (retried later), never a second run of the handler (a copy
+   * here carries the mark in its own claim, so it reads as done). If this process dies first, the
+   * claim expires after processingTtlMs and a later copy is handled again (at least once, never lost).
    */
   complete(deliveryId: string, token: string): Promise<void> {
-    const key = this.#keyOfClaim(deliveryId, token);
-    if (!this.#carryMarks) {
-      return this.#run('mark the webhook delivery done', async () => {
-        await this.#redis.call('set', [key, DONE, 'PX', this.#ttls.doneTtlMs]);
-      });
-    }
-    return this.#marks.add(key);
+    const tag = tagOfToken(token);
+    return this.#groupOf(tag).marks.add(this.#deliveryKey(deliveryId, tag));
   }
 
   /**
@@ -232,17 +193,21 @@ export class RedisWebhookStore implements WebhookStore {
    * graceful shutdown: call it before closing the Redis client.
    */
   async flush(): Promise<void> {
+    await Promise.all(this.#groups.map((group) => this.#flushGroup(group)));
+    // Marks that failed once are back in their queue (and have their timer) for a second try.
+  }
+
+  async #flushGroup(group: Group): Promise<void> {
     const sends: Promise<unknown>[] = [];
-    while (this.#marks.size > 0) {
-      const marks = this.#marks.take();
+    while (group.marks.size > 0) {
+      const marks = group.marks.take();
       // The claims' own script with no claim in it: a different script could overtake a claim
       // sent after it (its EVALSHA answered NOSCRIPT and re-sent as EVAL while the claim's ran).
       const keys = marks.map((m) => m.key);
       const sent = this.#run('mark the webhook deliveries done', () => this.#eval(CLAIM_BATCH, keys, batchArgs(this.#ttls, DONE, keys.length)));
-      sends.push(this.#marks.settle(marks, sent).catch(() => undefined));
+      sends.push(group.marks.settle(marks, sent).catch(() => undefined));
     }
     await Promise.all(sends);
-    // Marks that failed once are back in the queue (and have their timer) for a second try.
   }
 
   /**
@@ -254,7 +219,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   release(deliveryId: string, token: string): Promise<void> {
-    const key = this.#keyOfClaim(deliveryId, token);
+    const key = this.#deliveryKey(deliveryId, tagOfToken(token));
     return this.#run('release the webhook delivery', async () => {
       await this.#eval(RELEASE, [key], [`p:${token}`]);
     });
@@ -267,14 +232,29 @@ export class RedisWebhookStore implements WebhookStore {
     );
   }
 
-  #deliveryKey(deliveryId: string, tag: string): string {
-    return `${this.#prefix}delivery:{${tag}}:${deliveryId}`;
+  /**
+   * The hash tag of a delivery's key: on a standalone Redis the ordering key's digest for an
+   * ordered event (none for the others); on a Cluster one of `clusterSlots` tags, picked by the
+   * ordering key's digest (so the delivery shares the slot of its ordering key) or by the id.
+   */
+  #tagOf(deliveryId: string, digest: string | undefined): string | undefined {
+    if (this.#clusterSlots === undefined) return digest;
+    const hex = digest ?? hash('sha256', deliveryId, 'hex');
+    return String(Number.parseInt(hex.slice(0, 8), 16) % this.#clusterSlots);
   }
 
-  /** The key a claim was made under: tagged when its token carries a tag (see `claimOrdered`). */
-  #keyOfClaim(deliveryId: string, token: string): string {
-    const dot = token.indexOf('.');
-    return dot < 0 ? `${this.#prefix}delivery:${deliveryId}` : this.#deliveryKey(deliveryId, token.slice(dot + 1));
+  #groupOf(tag: string | undefined): Group {
+    return this.#clusterSlots === undefined ? this.#groups[0] : this.#groups[Number(tag)];
+  }
+
+  #deliveryKey(deliveryId: string, tag: string | undefined): string {
+    if (tag === undefined) return `${this.#prefix}delivery:${deliveryId}`;
+    return this.#clusterSlots === undefined ? `${this.#prefix}delivery:{${tag}}:${deliveryId}` : `${this.#prefix}{${tag}}:delivery:${deliveryId}`;
+  }
+
+  #newestKey(digest: string): string {
+    if (this.#clusterSlots === undefined) return `${this.#prefix}newest:{${digest}}`;
+    return `${this.#prefix}{${this.#tagOf('', digest)}}:newest:${digest}`;
   }
 
   #run<T>(what: string, operation: () => Promise<T>): Promise<T> {
@@ -284,4 +264,10 @@ export class RedisWebhookStore implements WebhookStore {
   #eval(...args: Parameters<RedisAdapter['eval']>): Promise<unknown> {
     return this.#redis.eval(...args);
   }
+}
+
+/** The tag a claim's token carries after its dot (see `claimOrdered`), if any. */
+function tagOfToken(token: string): string | undefined {
+  const dot = token.indexOf('.');
+  return dot < 0 ? undefined : token.slice(dot + 1);
 }
