@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash as cryptoHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { ConfigurationError, StateError, StoreUnavailableError } from '../errors';
 import { MemoryConsumptionGuard, type ConsumptionGuard } from './consumption-guard';
@@ -117,8 +117,10 @@ export class SessionStateStore implements FractalStateStore {
     const now = Date.now();
     const property = this.#property(meta);
     const entries = live<StoredEntry>(session[property], now);
-    const data: PendingAuthorization = { ...state };
-    if (data.redirectUri !== undefined && data.redirectUri === meta.callbackURL) delete data.redirectUri;
+    // Without `delete`: it turns the entry into a dictionary-mode object, which every JSON.stringify
+    // of the session (express-session hashes it several times per request) then pays for.
+    const { redirectUri, ...compact } = state;
+    const data: PendingAuthorization = redirectUri !== undefined && redirectUri !== meta.callbackURL ? { ...state } : compact;
     const entry: StoredEntry = { h: digest(handle), e: now + this.#ttlMs, t: meta.tokenURL, d: data };
     if (verifier !== undefined) entry.v = verifier;
     entries.push(entry);
@@ -179,7 +181,8 @@ export class SessionStateStore implements FractalStateStore {
         used.push(record);
         while (used.length > this.#maxPending) used.shift();
         session[`${property}:used`] = used;
-        const data: PendingAuthorization = { ...match.d };
+        // The default first, then the spread: adding a property after a spread is V8's slow path.
+        const data: PendingAuthorization = meta.callbackURL === undefined ? { ...match.d } : { redirectUri: meta.callbackURL, ...match.d };
         if (data.redirectUri === undefined && meta.callbackURL !== undefined) data.redirectUri = meta.callbackURL;
         callback(null, match.v ?? true, data);
       },
@@ -200,11 +203,13 @@ export class SessionStateStore implements FractalStateStore {
     const prefix = `${this.key}:`;
     const original = session.regenerate;
     const wrapped = function (this: unknown, done: (err?: unknown) => void) {
-      const carried = Object.entries(session).filter(([name]) => name.startsWith(prefix));
+      // Names, not Object.entries: no [name, value] pair for every property of the session.
+      const carried: string[] = [];
+      for (const name of Object.keys(session)) if (name.startsWith(prefix)) carried.push(name);
       return original.call(this, (err?: unknown) => {
         const fresh = sessionOf(req);
         if (!err && fresh) {
-          for (const [name, value] of carried) if (fresh[name] === undefined) fresh[name] = value;
+          for (const name of carried) if (fresh[name] === undefined) fresh[name] = session[name];
           restoreCookieAfterRegeneration(session, fresh);
         }
         done(err);
@@ -238,7 +243,7 @@ function missingSession(): ConfigurationError {
 }
 
 function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
+  return cryptoHash('sha256', value, 'base64url');
 }
 
 /** The well-formed, unexpired entries of a session property. */
