@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { randomToken } from './random-token';
 
 /**
- * A PKCE pair: 32 bytes from `crypto.randomBytes` as base64url (43 characters, the RFC's own
+ * A PKCE pair: 32 bytes from the CSPRNG (`randomToken`) as base64url (43 characters, the RFC's own
  * recommendation) and its S256 challenge. Generated here rather than by passport-oauth2, which uses
  * the deprecated `crypto.pseudoRandomBytes` (DEP0115).
  *
@@ -9,8 +10,8 @@ import { createHash, randomBytes } from 'node:crypto';
  * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.2
  */
 export function createPkcePair(): { verifier: string; challenge: string } {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+  const verifier = randomToken();
+  return { verifier, challenge: hash('sha256', verifier, 'base64url') };
 }
 
 export interface AuthorizationRequest {

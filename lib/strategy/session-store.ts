@@ -1,6 +1,7 @@
-import { hash as cryptoHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash as cryptoHash, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { ConfigurationError, StateError, StoreUnavailableError } from '../errors';
+import { randomToken } from './random-token';
 import { MemoryConsumptionGuard, type ConsumptionGuard } from './consumption-guard';
 import { limitAnonymousCookie, restoreCookieAfterRegeneration, sessionOf, type SessionLike } from './session-lifetime';
 
@@ -113,7 +114,7 @@ export class SessionStateStore implements FractalStateStore {
       callback(missingSession());
       return;
     }
-    const handle = randomBytes(32).toString('base64url');
+    const handle = randomToken();
     const now = Date.now();
     const property = this.#property(meta);
     const entries = live<StoredEntry>(session[property], now);

@@ -40,7 +40,7 @@ export type {
  * Passport strategy for Fractal ID. Registers as `fractal`.
  *
  * Both legs are ours: the authorization redirect (our state store and our own PKCE verifier from
- * `crypto.randomBytes`) and the callback (see `callback.ts`), so that every provider call has a
+ * `randomToken()`, the CSPRNG) and the callback (see `callback.ts`), so that every provider call has a
  * timeout, every failure is a typed error, granted scopes are checked, each callback is consumed
  * once, and the verify callback's signature is chosen by `passReqToCallback` rather than by
  * counting its parameters. passport-oauth2 remains the base class (`instanceof`, `userProfile`).
