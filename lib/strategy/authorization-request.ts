@@ -39,7 +39,20 @@ export function authorizationLocation(request: AuthorizationRequest): string {
   params.push(['response_type', 'code'], ['redirect_uri', request.redirectUri], ['scope', request.scopes.join(' ')]);
   if (request.codeChallenge !== undefined) params.push(['code_challenge', request.codeChallenge], ['code_challenge_method', 'S256']);
   params.push(['state', request.state], ['client_id', request.clientID]);
-  const url = new URL(request.authorizationURL);
   const query = params.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&');
-  return `${url.origin}${url.pathname}${url.search ? `${url.search}&` : '?'}${query}`;
+  return `${baseOf(request.authorizationURL)}${query}`;
+}
+
+/** A strategy has one authorization URL: parsed once, not on every sign-in start. */
+let lastAuthorizationURL: string | undefined;
+let lastBase = '';
+
+/** The authorization URL normalised, ending in `?` or `&`, ready for the query. */
+function baseOf(authorizationURL: string): string {
+  if (authorizationURL !== lastAuthorizationURL) {
+    const url = new URL(authorizationURL);
+    lastBase = `${url.origin}${url.pathname}${url.search ? `${url.search}&` : '?'}`;
+    lastAuthorizationURL = authorizationURL;
+  }
+  return lastBase;
 }
