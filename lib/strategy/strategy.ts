@@ -5,7 +5,7 @@ import type { StateError } from '../errors';
 import { DEFAULT_SCOPES, missingScopes, normalizeScopes, validateUserScopes, tokenClientFor, type TokenClient, type FractalDomains, type FractalProfile } from '../provider';
 import { authorizationLocation, createPkcePair } from './authorization-request';
 import { handleCallback, loadProfile, type CallbackContext } from './callback';
-import { isCallbackRequest, readCallbackQuery, type CallbackQuery } from './callback-query';
+import { callbackQueryOf, readCallbackParams, type CallbackQuery } from './callback-query';
 import {
   checkCallbackURL,
   checkOptions,
@@ -112,8 +112,9 @@ export class FractalStrategy extends OAuth2Strategy {
       );
       return;
     }
-    if (isCallbackRequest(req)) {
-      this._callbackFrom(req, actions, () => readCallbackQuery(req));
+    const query = callbackQueryOf(req);
+    if (query !== undefined) {
+      this._callbackFrom(req, actions, () => readCallbackParams(query));
       return;
     }
     let pending: PendingAuthorization;
