@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 /**
- * Issue 14 item 15: the PKCE code_verifier comes from `crypto.randomBytes` (32 bytes, base64url:
+ * Issue 14 item 15: the PKCE code_verifier comes from the CSPRNG (32 bytes, base64url:
  * RFC 7636 section 4.1), not from passport-oauth2's deprecated `crypto.pseudoRandomBytes`. Node
  * reports that deprecation (DEP0115) only under `--pending-deprecation`, so the sign-in start runs
  * in a child process with that flag.

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash } from 'node:crypto';
+import { randomToken } from './random-token';
 
 /**
- * A PKCE pair: 32 bytes from `crypto.randomBytes` as base64url (43 characters, the RFC's own
+ * A PKCE pair: 32 bytes from the CSPRNG (`randomToken`) as base64url (43 characters, the RFC's own
  * recommendation) and its S256 challenge. Generated here rather than by passport-oauth2, which uses
  * the deprecated `crypto.pseudoRandomBytes` (DEP0115).
  *
@@ -9,8 +10,8 @@ import { createHash, randomBytes } from 'node:crypto';
  * @see https://www.rfc-editor.org/rfc/rfc7636#section-4.2
  */
 export function createPkcePair(): { verifier: string; challenge: string } {
-  const verifier = randomBytes(32).toString('base64url');
-  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+  const verifier = randomToken();
+  return { verifier, challenge: hash('sha256', verifier, 'base64url') };
 }
 
 export interface AuthorizationRequest {
@@ -32,13 +33,29 @@ export interface AuthorizationRequest {
  * passport-oauth2 used to send. Spaces are encoded as `%20` (RFC 3986), as before.
  */
 export function authorizationLocation(request: AuthorizationRequest): string {
-  const params: [string, string][] = [];
-  if (request.ensureWallet !== undefined) params.push(['ensure_wallet', request.ensureWallet]);
-  for (const [name, value] of Object.entries(request.journey ?? {})) params.push([name, value]);
-  params.push(['response_type', 'code'], ['redirect_uri', request.redirectUri], ['scope', request.scopes.join(' ')]);
-  if (request.codeChallenge !== undefined) params.push(['code_challenge', request.codeChallenge], ['code_challenge_method', 'S256']);
-  params.push(['state', request.state], ['client_id', request.clientID]);
-  const url = new URL(request.authorizationURL);
-  const query = params.map(([name, value]) => `${encodeURIComponent(name)}=${encodeURIComponent(value)}`).join('&');
-  return `${url.origin}${url.pathname}${url.search ? `${url.search}&` : '?'}${query}`;
+  // One string built in order, rather than [name, value] pairs mapped and joined: the names are
+  // constants that need no encoding, and this runs on every sign-in start (~1 µs less).
+  let query = '';
+  if (request.ensureWallet !== undefined) query += `ensure_wallet=${encodeURIComponent(request.ensureWallet)}&`;
+  if (request.journey !== undefined) {
+    for (const [name, value] of Object.entries(request.journey)) query += `${encodeURIComponent(name)}=${encodeURIComponent(value)}&`;
+  }
+  query += `response_type=code&redirect_uri=${encodeURIComponent(request.redirectUri)}&scope=${encodeURIComponent(request.scopes.join(' '))}`;
+  if (request.codeChallenge !== undefined) query += `&code_challenge=${encodeURIComponent(request.codeChallenge)}&code_challenge_method=S256`;
+  query += `&state=${encodeURIComponent(request.state)}&client_id=${encodeURIComponent(request.clientID)}`;
+  return `${baseOf(request.authorizationURL)}${query}`;
+}
+
+/** A strategy has one authorization URL: parsed once, not on every sign-in start. */
+let lastAuthorizationURL: string | undefined;
+let lastBase = '';
+
+/** The authorization URL normalised, ending in `?` or `&`, ready for the query. */
+function baseOf(authorizationURL: string): string {
+  if (authorizationURL !== lastAuthorizationURL) {
+    const url = new URL(authorizationURL);
+    lastBase = `${url.origin}${url.pathname}${url.search ? `${url.search}&` : '?'}`;
+    lastAuthorizationURL = authorizationURL;
+  }
+  return lastBase;
 }

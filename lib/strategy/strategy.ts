@@ -5,7 +5,7 @@ import type { StateError } from '../errors';
 import { DEFAULT_SCOPES, missingScopes, normalizeScopes, validateUserScopes, tokenClientFor, type TokenClient, type FractalDomains, type FractalProfile } from '../provider';
 import { authorizationLocation, createPkcePair } from './authorization-request';
 import { handleCallback, loadProfile, type CallbackContext } from './callback';
-import { isCallbackRequest, readCallbackQuery, type CallbackQuery } from './callback-query';
+import { callbackQueryOf, readCallbackParams, type CallbackQuery } from './callback-query';
 import {
   checkCallbackURL,
   checkOptions,
@@ -40,7 +40,7 @@ export type {
  * Passport strategy for Fractal ID. Registers as `fractal`.
  *
  * Both legs are ours: the authorization redirect (our state store and our own PKCE verifier from
- * `crypto.randomBytes`) and the callback (see `callback.ts`), so that every provider call has a
+ * `randomToken()`, the CSPRNG) and the callback (see `callback.ts`), so that every provider call has a
  * timeout, every failure is a typed error, granted scopes are checked, each callback is consumed
  * once, and the verify callback's signature is chosen by `passReqToCallback` rather than by
  * counting its parameters. passport-oauth2 remains the base class (`instanceof`, `userProfile`).
@@ -112,8 +112,9 @@ export class FractalStrategy extends OAuth2Strategy {
       );
       return;
     }
-    if (isCallbackRequest(req)) {
-      this._callbackFrom(req, actions, () => readCallbackQuery(req));
+    const query = callbackQueryOf(req);
+    if (query !== undefined) {
+      this._callbackFrom(req, actions, () => readCallbackParams(query));
       return;
     }
     let pending: PendingAuthorization;
