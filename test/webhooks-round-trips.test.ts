@@ -152,18 +152,26 @@ describe('on a Redis Cluster (3 masters), the delivery and ordering keys share a
   });
 
   it('claims and orders verification events in one script without CROSSSLOT, across many users', async () => {
-    const store = new RedisWebhookStore({ client, prefix: randomPrefix('webhooks-cluster') });
-    const { app, events, errors } = webhookApp({ store });
-    for (let i = 0; i < 12; i++) {
-      expectAccepted(await postWebhook(app, verificationBody('verification_approved', '2021-03-01T10:00:05Z', { user_id: `cluster-user-${i}` })));
-      expectAccepted(await postWebhook(app, verificationBody('verification_contacted', '2021-03-01T10:00:01Z', { user_id: `cluster-user-${i}` })));
+    for (const clusterSlots of [undefined, 4]) {
+      const store = new RedisWebhookStore({ client, prefix: randomPrefix('webhooks-cluster'), ...(clusterSlots ? { clusterSlots } : {}) });
+      const { app, events, errors } = webhookApp({ store });
+      for (let i = 0; i < 12; i++) {
+        expectAccepted(await postWebhook(app, verificationBody('verification_approved', '2021-03-01T10:00:05Z', { user_id: `cluster-user-${i}` })));
+        expectAccepted(await postWebhook(app, verificationBody('verification_contacted', '2021-03-01T10:00:01Z', { user_id: `cluster-user-${i}` })));
+        expectAccepted(await postWebhook(app, eventBody('email_changed', { user_id: `cluster-user-${i}`, email: `u${i}@example.com` })));
+      }
+      await store.flush();
+      expect(errors).toEqual([]);
+      expect(events.filter((e) => e.stale)).toHaveLength(12);
+      const slots = new Set<unknown>();
+      for (let i = 0; i < 12; i++) {
+        slots.add(await client.cluster('KEYSLOT', store.keys().newest(JSON.stringify(['verification', `cluster-user-${i}`, 'basic']))));
+        slots.add(await client.cluster('KEYSLOT', store.keys().delivery(`id-${i}`)));
+      }
+      // By default one tag, so one slot; with 4, spread over the cluster.
+      if (clusterSlots === undefined) expect(slots.size).toBe(1);
+      else expect(slots.size).toBeGreaterThan(1);
     }
-    expect(errors).toEqual([]);
-    expect(events.filter((e) => e.stale)).toHaveLength(12);
-    const slots = new Set(
-      await Promise.all(Array.from({ length: 12 }, (_, i) => client.cluster('KEYSLOT', store.keys().newest(JSON.stringify(['verification', `cluster-user-${i}`, 'basic']))))),
-    );
-    expect(slots.size).toBeGreaterThan(1); // spread over the cluster, not one slot for everything
   });
 
   /** Runs `run` and returns the commands our keys got from clients (MONITOR on every master: not those a script ran). */
