@@ -138,7 +138,9 @@ const DONE = 'done';
 export class MemoryWebhookStore implements WebhookStore {
   readonly #ttls: ResolvedTtls;
   readonly #deliveries: ExpiringMap<string>;
-  readonly #newest: ExpiringMap<string>;
+  readonly #newest: ExpiringMap<number>;
+  /** Claim tokens only need to be unique in this process: a counter, not a UUID per delivery. */
+  #claims = 0;
 
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.#ttls = resolveTtls(options, 'MemoryWebhookStore');
@@ -158,7 +160,7 @@ export class MemoryWebhookStore implements WebhookStore {
   /** Both steps at once, as `RedisWebhookStore` does: one await per delivery instead of two. */
   async claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
     const claim = this.#claim(deliveryId);
-    return claim.state === 'claimed' ? { ...claim, newest: this.#keepNewest(orderingKey, timestampMs) } : claim;
+    return claim.state === 'claimed' ? { state: 'claimed', token: claim.token, newest: this.#keepNewest(orderingKey, timestampMs) } : claim;
   }
 
   async complete(deliveryId: string, _token: string): Promise<void> {
@@ -177,15 +179,15 @@ export class MemoryWebhookStore implements WebhookStore {
     const current = this.#deliveries.get(deliveryId);
     if (current === DONE) return { state: 'done' };
     if (current !== undefined) return { state: 'processing' };
-    const token = newClaimToken();
+    const token = `m${++this.#claims}`;
     this.#deliveries.set(deliveryId, token, this.#ttls.processingTtlMs);
     return { state: 'claimed', token };
   }
 
   #keepNewest(key: string, timestampMs: number): number {
     const current = this.#newest.get(key);
-    const newest = current === undefined ? timestampMs : Math.max(Number(current), timestampMs);
-    this.#newest.set(key, String(newest), this.#ttls.orderingTtlMs);
+    const newest = current === undefined ? timestampMs : Math.max(current, timestampMs);
+    this.#newest.set(key, newest, this.#ttls.orderingTtlMs);
     return newest;
   }
 
