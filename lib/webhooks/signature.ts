@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
 import type { FractalWebhookType } from './events';
@@ -139,6 +139,11 @@ export class SecretSet {
   readonly #byType = new Map<string, readonly string[]>();
   readonly #fallback: readonly string[];
   readonly #distinct: readonly string[];
+  /**
+   * The distinct secrets as key objects, made once: `createHmac` with a string key converts and
+   * imports it on every call (~0.35 µs of ~3 µs per delivery).
+   */
+  readonly #keys: readonly { secret: string; key: KeyObject }[];
 
   readonly #algorithm: WebhookSignatureAlgorithm;
 
@@ -164,6 +169,7 @@ export class SecretSet {
       );
     }
     this.#distinct = [...new Set([...this.#fallback, ...[...this.#byType.values()].flat()])];
+    this.#keys = this.#distinct.map((secret) => ({ secret, key: createSecretKey(Buffer.from(secret, 'utf8')) }));
   }
 
   /** Secrets that may sign an event of `type` (the first one is the current one). */
@@ -176,8 +182,8 @@ export class SecretSet {
     const matched = new Set<string>();
     if (digest.length !== DIGEST_BYTES[this.#algorithm]) return matched;
     // Every secret is tried (no early exit), so timing does not tell which one matched.
-    for (const secret of this.#distinct) {
-      if (timingSafeEqual(hmac(secret, body, this.#algorithm), digest)) matched.add(secret);
+    for (const { secret, key } of this.#keys) {
+      if (timingSafeEqual(createHmac(this.#algorithm, key).update(body).digest(), digest)) matched.add(secret);
     }
     return matched;
   }
