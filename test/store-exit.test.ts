@@ -4,6 +4,18 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /**
+ * Runs `script` in a child process and returns what it printed. It must exit by itself: a process
+ * still running at the 20 s timeout is killed and the call rejects.
+ */
+async function outputOf(script: string): Promise<string> {
+  const { stdout } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+    cwd: `${__dirname}/..`,
+    timeout: 20_000,
+  });
+  return stdout.trim();
+}
+
+/**
  * The record cache is on by default, so a RedisTokenStore opens a notification connection of its
  * own. A script that used the vault and never called `store.close()` must still exit once the
  * app's own client is gone: our connection may not hold the process.
@@ -24,12 +36,7 @@ it('a process whose app client disconnected exits although the store was never c
       console.log('done');
     })();
   `;
-  const { stdout } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
-    cwd: `${__dirname}/..`,
-    timeout: 20_000,
-  });
-  // Exited by itself: a process still running at the 20 s timeout is killed and the call rejects.
-  expect(stdout.trim()).toBe('done');
+  expect(await outputOf(script)).toBe('done');
 });
 
 /** The same for RedisKycCache, whose per-process layer (on by default) subscribes on its first read. */
@@ -52,9 +59,5 @@ it('a process whose app client disconnected exits although the KYC cache was nev
       console.log('done');
     })();
   `;
-  const { stdout } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
-    cwd: `${__dirname}/..`,
-    timeout: 20_000,
-  });
-  expect(stdout.trim()).toBe('done');
+  expect(await outputOf(script)).toBe('done');
 });

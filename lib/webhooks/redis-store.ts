@@ -228,7 +228,7 @@ export class RedisWebhookStore implements WebhookStore {
   }
 
   keepNewest(key: string, timestampMs: number): Promise<number> {
-    const redisKey = this.keys().newest(key);
+    const redisKey = this.#newestKey(digestOf(key));
     return this.#run('record the event timestamp', async () =>
       Number(await this.#eval(KEEP_NEWEST, [redisKey], [Math.trunc(timestampMs), this.#ttls.orderingTtlMs])),
     );

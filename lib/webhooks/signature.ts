@@ -138,9 +138,8 @@ function malformed(): WebhookError {
 export class SecretSet {
   readonly #byType = new Map<string, readonly string[]>();
   readonly #fallback: readonly string[];
-  readonly #distinct: readonly string[];
   /**
-   * The distinct secrets as key objects, made once: `createHmac` with a string key converts and
+   * The distinct secrets, each with its key object made once: `createHmac` with a string key converts and
    * imports it on every call (~0.35 µs of ~3 µs per delivery).
    */
   readonly #keys: readonly { secret: string; key: KeyObject }[];
@@ -168,8 +167,7 @@ export class SecretSet {
         `${owner} needs \`secrets\`: the webhook secret token (a string), several during a rotation (an array), or one per notification type (an object)`,
       );
     }
-    this.#distinct = [...new Set([...this.#fallback, ...[...this.#byType.values()].flat()])];
-    this.#keys = this.#distinct.map((secret) => ({ secret, key: createSecretKey(Buffer.from(secret, 'utf8')) }));
+    this.#keys = [...new Set([...this.#fallback, ...[...this.#byType.values()].flat()])].map((secret) => ({ secret, key: createSecretKey(Buffer.from(secret, 'utf8')) }));
   }
 
   /** Secrets that may sign an event of `type` (the first one is the current one). */
