@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors';
-import { ExpiringMap } from '../memory';
+import { ExpiringMap, FixedTtlMap, HexDigestSet } from '../memory';
 
 /**
  * Idempotency and ordering state of webhook deliveries.
@@ -128,8 +128,6 @@ export interface MemoryWebhookStoreOptions extends WebhookStoreTtlOptions {
   now?: () => number;
 }
 
-const DONE = 'done';
-
 /**
  * Delivery and ordering state in this process's memory. Correct for a single process; with
  * several processes (cluster, several containers), duplicates reaching different processes are
@@ -137,16 +135,27 @@ const DONE = 'done';
  */
 export class MemoryWebhookStore implements WebhookStore {
   readonly #ttls: ResolvedTtls;
-  readonly #deliveries: ExpiringMap<string>;
-  readonly #newest: ExpiringMap<number>;
+  /** Claims of deliveries being handled now: few, short-lived. */
+  readonly #processing: ExpiringMap<string>;
+  /**
+   * Done marks, one per delivery, kept for days: the middleware's delivery ids (hex SHA-256) in
+   * flat arrays (HexDigestSet: a lookup touches one or two cache lines, where a Map of ~100,000
+   * strings costs several misses), any other id a caller passes in a map.
+   */
+  readonly #done: HexDigestSet;
+  readonly #doneOther: FixedTtlMap;
+  /** Newest times, one per user and level: no object per entry (FixedTtlMap). */
+  readonly #newest: FixedTtlMap;
   /** Claim tokens only need to be unique in this process: a counter, not a UUID per delivery. */
   #claims = 0;
 
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.#ttls = resolveTtls(options, 'MemoryWebhookStore');
     const now = options.now ?? Date.now;
-    this.#deliveries = new ExpiringMap({ now });
-    this.#newest = new ExpiringMap({ now });
+    this.#processing = new ExpiringMap({ now });
+    this.#done = new HexDigestSet(this.#ttls.doneTtlMs, { now });
+    this.#doneOther = new FixedTtlMap(this.#ttls.doneTtlMs, { now });
+    this.#newest = new FixedTtlMap(this.#ttls.orderingTtlMs, { now });
   }
 
   get ttls(): Readonly<ResolvedTtls> {
@@ -164,11 +173,13 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async complete(deliveryId: string, _token: string): Promise<void> {
-    this.#deliveries.set(deliveryId, DONE, this.#ttls.doneTtlMs);
+    // Done even if the claim expired meanwhile (the handler did run).
+    this.#processing.delete(deliveryId);
+    if (!this.#done.add(deliveryId)) this.#doneOther.set(deliveryId, 0);
   }
 
   async release(deliveryId: string, token: string): Promise<void> {
-    if (this.#deliveries.get(deliveryId) === token) this.#deliveries.delete(deliveryId);
+    if (this.#processing.get(deliveryId) === token) this.#processing.delete(deliveryId);
   }
 
   async keepNewest(key: string, timestampMs: number): Promise<number> {
@@ -176,23 +187,22 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   #claim(deliveryId: string): DeliveryClaim {
-    const current = this.#deliveries.get(deliveryId);
-    if (current === DONE) return { state: 'done' };
-    if (current !== undefined) return { state: 'processing' };
+    if (this.#done.has(deliveryId) ?? this.#doneOther.has(deliveryId)) return { state: 'done' };
+    if (this.#processing.get(deliveryId) !== undefined) return { state: 'processing' };
     const token = `m${++this.#claims}`;
-    this.#deliveries.set(deliveryId, token, this.#ttls.processingTtlMs);
+    this.#processing.set(deliveryId, token, this.#ttls.processingTtlMs);
     return { state: 'claimed', token };
   }
 
   #keepNewest(key: string, timestampMs: number): number {
     const current = this.#newest.get(key);
     const newest = current === undefined ? timestampMs : Math.max(current, timestampMs);
-    this.#newest.set(key, newest, this.#ttls.orderingTtlMs);
+    this.#newest.set(key, newest);
     return newest;
   }
 
   /** Entries currently held (deliveries and ordering keys), expired ones included until swept. */
   get size(): number {
-    return this.#deliveries.size + this.#newest.size;
+    return this.#processing.size + this.#done.size + this.#doneOther.size + this.#newest.size;
   }
 }
