@@ -125,9 +125,12 @@ export function isFractalWebhookType(type: string): type is FractalWebhookType {
   return (FRACTAL_WEBHOOK_TYPES as readonly string[]).includes(type);
 }
 
-/** The outcome of checking a parsed body; `reason` is safe to send back (it names fields only). */
+/**
+ * The outcome of checking a parsed body; `reason` is safe to send back (it names fields only).
+ * `signedAtMs` is the signed time of a documented event (its `TIME_FIELD`), parsed once here.
+ */
 export type PayloadCheck =
-  | { ok: true; payload: FractalWebhookPayload; known: boolean }
+  | { ok: true; payload: FractalWebhookPayload; known: boolean; signedAtMs?: number }
   | { ok: false; kind: 'payload' | 'event'; reason: string };
 
 /**
@@ -140,19 +143,25 @@ export function checkPayload(value: unknown): PayloadCheck {
   if (typeof type !== 'string' || type.length === 0) {
     return { ok: false, kind: 'payload', reason: 'The body must have a non-empty string `type`' };
   }
-  if (!isFractalWebhookType(type)) return { ok: true, payload: { type, data: value.data }, known: false };
+  // A Map, not an object: a `type` such as "constructor" must not find a prototype's property.
+  const shape = SHAPES.get(type);
+  if (shape === undefined) return { ok: true, payload: { type, data: value.data }, known: false };
   const data = value.data;
   if (!isRecord(data)) return { ok: false, kind: 'event', reason: `\`data\` of ${type} must be an object` };
-  const missing = REQUIRED_FIELDS[type].filter((field) => typeof data[field] !== 'string');
-  if (missing.length > 0) {
-    return { ok: false, kind: 'event', reason: `\`data\` of ${type} needs string fields: ${missing.join(', ')}` };
+  for (const field of shape.required) {
+    if (typeof data[field] !== 'string') {
+      const missing = shape.required.filter((name) => typeof data[name] !== 'string');
+      return { ok: false, kind: 'event', reason: `\`data\` of ${type} needs string fields: ${missing.join(', ')}` };
+    }
   }
-  const timeField = TIME_FIELD[type];
-  if (timeField !== undefined && Number.isNaN(Date.parse(data[timeField] as string))) {
-    return { ok: false, kind: 'event', reason: `\`data.${timeField}\` of ${type} must be an ISO 8601 date-time` };
+  const payload = { type, data } as unknown as KnownFractalWebhookPayload;
+  if (shape.timeField === undefined) return { ok: true, payload, known: true };
+  const signedAtMs = Date.parse(data[shape.timeField] as string);
+  if (Number.isNaN(signedAtMs)) {
+    return { ok: false, kind: 'event', reason: `\`data.${shape.timeField}\` of ${type} must be an ISO 8601 date-time` };
   }
   // The fields were checked above; the cast only tells TypeScript which shape they form.
-  return { ok: true, payload: { type, data } as unknown as KnownFractalWebhookPayload, known: true };
+  return { ok: true, payload, known: true, signedAtMs };
 }
 
 const REQUIRED_FIELDS: Record<FractalWebhookType, readonly string[]> = {
@@ -164,18 +173,10 @@ const REQUIRED_FIELDS: Record<FractalWebhookType, readonly string[]> = {
 };
 
 /**
- * The signed time of a documented event in ms (`timestamp`, or `shared_at` of `credential_shared`),
- * for the replay window; undefined for `email_changed` (the provider sends no time with it) and
- * for unknown types (no documented time field to trust).
+ * The field holding the signed time of a documented event (`timestamp`, or `shared_at` of
+ * `credential_shared`), for the replay window; none for `email_changed` (the provider sends no time
+ * with it). Unknown types have no documented time field to trust.
  */
-export function signedTimeOf(payload: FractalWebhookPayload, known: boolean): number | undefined {
-  if (!known) return undefined;
-  const field = TIME_FIELD[payload.type as FractalWebhookType];
-  const value = field === undefined ? undefined : (payload.data as Record<string, unknown> | undefined)?.[field];
-  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
-  return Number.isNaN(ms) ? undefined : ms;
-}
-
 const TIME_FIELD: Record<FractalWebhookType, string | undefined> = {
   verification_approved: 'timestamp',
   verification_rejected: 'timestamp',
@@ -183,6 +184,11 @@ const TIME_FIELD: Record<FractalWebhookType, string | undefined> = {
   credential_shared: 'shared_at',
   email_changed: undefined,
 };
+
+/** What {@link checkPayload} checks per documented type, looked up once per delivery. */
+const SHAPES = new Map<string, { required: readonly string[]; timeField: string | undefined }>(
+  FRACTAL_WEBHOOK_TYPES.map((type) => [type, { required: REQUIRED_FIELDS[type], timeField: TIME_FIELD[type] }]),
+);
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,8 +1,8 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { ConfigurationError } from '../errors';
 import { WebhookError, WebhookErrorCode } from './errors';
-import { signedTimeOf, type FractalWebhookEvent } from './events';
-import { orderingOf } from './ordering';
+import type { FractalWebhookEvent, VerificationWebhookData } from './events';
+import { isOrderedType, verificationOrderingKey } from './ordering';
 import { RequestAbortedError, tooLarge } from './raw-body';
 import { krakenSecretSet, verifyKrakenWithSecretSet, type KrakenWebhookEvent } from './kraken';
 import { SecretSet, type WebhookSecret, type WebhookSecrets } from './signature';
@@ -143,7 +143,8 @@ export function fractalWebhooks(options: FractalWebhooksOptions | KrakenWebhooks
     const receivedAt = new Date();
     const reportHere = (err: WebhookError): void => report(err, req);
     try {
-      const raw = await readDelivery(req, limit, readTimeoutMs);
+      const read = readDelivery(req, limit, readTimeoutMs);
+      const raw = Buffer.isBuffer(read) ? read : await read;
       const delivery = verify(raw, req.headers['x-fractal-signature']);
       checkReplayWindow(delivery, replayWindowMs, now());
       const claim = await claimDelivery(store, delivery, reportHere);
@@ -153,7 +154,8 @@ export function fractalWebhooks(options: FractalWebhooksOptions | KrakenWebhooks
         return;
       }
       const event = delivery.event(claim.stale, receivedAt);
-      await handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), delivery.label);
+      const handling = handleDelivery(onEvent, event, req, () => releaseDelivery(store, delivery.deliveryId, claim, reportHere), delivery.label);
+      if (handling !== undefined) await handling;
       // The answer does not wait for the done mark: its outcome cannot change the answer (the
       // event was handled), and a RedisWebhookStore sends it along with a later claim (one round
       // trip per delivery). Until it lands, a copy of this delivery gets 409 and is retried.
@@ -225,9 +227,10 @@ function verifierFor(options: FractalWebhooksOptions | KrakenWebhooksOptions): V
   }
   const secrets = new SecretSet((options as FractalWebhooksOptions).secrets, 'fractalWebhooks');
   return (raw, header) => {
-    const { payload, known, deliveryId } = verifyWithSecretSet(raw, header, secrets);
-    const ordering = orderingOf(payload);
-    const signedAtMs = signedTimeOf(payload, known);
+    const { payload, known, deliveryId, signedAtMs } = verifyWithSecretSet(raw, header, secrets);
+    // A documented verification event has a string user_id, level and a parsed timestamp (checked).
+    const data = payload.data as VerificationWebhookData;
+    const ordering = known && signedAtMs !== undefined && isOrderedType(payload.type) ? { key: verificationOrderingKey(data.user_id, data.level), timestampMs: signedAtMs } : undefined;
     return {
       deliveryId,
       label: `${known ? payload.type : 'an unknown type'} delivery ${deliveryId}`,

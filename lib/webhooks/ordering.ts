@@ -31,13 +31,28 @@ export interface OrderingResult {
 
 /** The ordering key and time of an event, or undefined for events that are not ordered. */
 export function orderingOf(payload: FractalWebhookPayload): { key: string; timestampMs: number } | undefined {
-  if (!(VERIFICATION_WEBHOOK_TYPES as readonly string[]).includes(payload.type)) return undefined;
+  if (!isOrderedType(payload.type)) return undefined;
   const data = payload.data as Partial<VerificationWebhookData> | undefined;
   if (typeof data?.user_id !== 'string' || typeof data.level !== 'string' || typeof data.timestamp !== 'string') return undefined;
   const timestampMs = Date.parse(data.timestamp);
   if (Number.isNaN(timestampMs)) return undefined;
-  // JSON of the pair: no separator character in an id can make two pairs collide.
-  return { key: JSON.stringify(['verification', data.user_id, data.level]), timestampMs };
+  return { key: verificationOrderingKey(data.user_id, data.level), timestampMs };
+}
+
+/**
+ * @internal The ordering key of a verification event: the JSON of `['verification', userId, level]`,
+ * so no separator character in an id can make two pairs collide (built without the array: the
+ * same string, on every delivery's path). Stored keys depend on it: never change its form.
+ */
+export function verificationOrderingKey(userId: string, level: string): string {
+  return `["verification",${JSON.stringify(userId)},${JSON.stringify(level)}]`;
+}
+
+const VERIFICATION_TYPES: ReadonlySet<string> = new Set(VERIFICATION_WEBHOOK_TYPES);
+
+/** @internal Whether events of `type` are ordered "newest wins" (see above). */
+export function isOrderedType(type: string): boolean {
+  return VERIFICATION_TYPES.has(type);
 }
 
 /**

@@ -32,8 +32,12 @@ export type ClaimedDelivery =
   /** Ours to handle. `token` is undefined without a store. */
   | { state: 'claimed'; token: string | undefined; stale: boolean };
 
-/** 1. Read: the exact bytes the provider signed, within `limit` bytes and `timeoutMs`. */
-export async function readDelivery(req: Request, limit: number, timeoutMs: number): Promise<Buffer> {
+/**
+ * 1. Read: the exact bytes the provider signed, within `limit` bytes and `timeoutMs`. Not `async`:
+ * the bytes a body parser kept come back at once, and the stream's promise is handed on as is
+ * instead of being wrapped in another one. Refusals are thrown.
+ */
+export function readDelivery(req: Request, limit: number, timeoutMs: number): Buffer | Promise<Buffer> {
   if (req.method !== 'POST') {
     throw new WebhookError(WebhookErrorCode.METHOD_NOT_ALLOWED, `Webhooks are POSTed; got ${req.method}`, {
       description: 'Use POST',
@@ -91,35 +95,51 @@ export async function claimDelivery(
       retryAfter: 1,
     });
   }
-  const claimed = { state: 'claimed' as const, token: claim.token, stale: false };
-  if (!ordering) return claimed;
-  if ('newest' in claim && typeof claim.newest === 'number') return { ...claimed, stale: claim.newest > ordering.timestampMs };
+  const token = claim.token;
+  if (!ordering) return { state: 'claimed', token, stale: false };
+  if ('newest' in claim && typeof claim.newest === 'number') return { state: 'claimed', token, stale: claim.newest > ordering.timestampMs };
+  const claimed = { state: 'claimed' as const, token, stale: false };
   try {
     const newest = await store.keepNewest(ordering.key, ordering.timestampMs);
-    return { ...claimed, stale: newest > ordering.timestampMs };
+    return { state: 'claimed', token, stale: newest > ordering.timestampMs };
   } catch (err) {
     await releaseDelivery(store, deliveryId, claimed, report);
     throw storeError(err, 'record the event timestamp');
   }
 }
 
-/** 4. Handle: run `onEvent`; on failure release the claim so that the provider's retry runs it again. */
-export async function handleDelivery<E>(
+/**
+ * 4. Handle: run `onEvent`; on failure release the claim so that the provider's retry runs it again.
+ * A handler that returns no promise is not awaited: `undefined` when it finished, a promise only
+ * for one that did not (or threw).
+ */
+export function handleDelivery<E>(
   onEvent: (event: E, req: Request) => unknown,
   event: E,
   req: Request,
   release: () => Promise<void>,
   label: string,
-): Promise<void> {
+): Promise<void> | undefined {
+  let result: unknown;
   try {
-    await onEvent(event, req);
+    result = onEvent(event, req);
+    if (typeof (result as PromiseLike<unknown> | null)?.then !== 'function') return undefined;
   } catch (err) {
-    await release();
-    throw new WebhookError(WebhookErrorCode.HANDLER_FAILED, `onEvent failed for ${label}`, {
-      description: 'The webhook handler failed; the delivery will be retried',
-      cause: err,
-    });
+    // Also a `then` getter that throws: the claim is released as for any failure.
+    return handlerFailed(err, release, label);
   }
+  return Promise.resolve(result).then(
+    () => undefined,
+    (err: unknown) => handlerFailed(err, release, label),
+  );
+}
+
+async function handlerFailed(err: unknown, release: () => Promise<void>, label: string): Promise<never> {
+  await release();
+  throw new WebhookError(WebhookErrorCode.HANDLER_FAILED, `onEvent failed for ${label}`, {
+    description: 'The webhook handler failed; the delivery will be retried',
+    cause: err,
+  });
 }
 
 /**

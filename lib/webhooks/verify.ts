@@ -32,7 +32,13 @@ export function verifyFractalWebhook(
   signatureHeader: string | readonly string[] | undefined,
   secrets: WebhookSecrets,
 ): VerifiedWebhook {
-  return verifyWithSecretSet(rawBody, signatureHeader, new SecretSet(secrets, 'verifyFractalWebhook'));
+  const { payload, known, deliveryId } = verifyWithSecretSet(rawBody, signatureHeader, new SecretSet(secrets, 'verifyFractalWebhook'));
+  return { payload, known, deliveryId };
+}
+
+/** @internal What the middleware also needs: the signed time, parsed once by the payload check. */
+export interface VerifiedWebhookWithTime extends VerifiedWebhook {
+  signedAtMs: number | undefined;
 }
 
 /** @internal The middleware compiles the secrets once and calls this per request. */
@@ -40,7 +46,7 @@ export function verifyWithSecretSet(
   rawBody: Uint8Array,
   signatureHeader: string | readonly string[] | undefined,
   secrets: SecretSet,
-): VerifiedWebhook {
+): VerifiedWebhookWithTime {
   const digest = parseSignatureHeader(signatureHeader);
   const matched = secrets.matching(rawBody, digest);
   if (matched.size === 0) {
@@ -49,7 +55,7 @@ export function verifyWithSecretSet(
 
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength).toString('utf8'));
+    parsed = JSON.parse((Buffer.isBuffer(rawBody) ? rawBody : Buffer.from(rawBody.buffer, rawBody.byteOffset, rawBody.byteLength)).toString('utf8'));
   } catch {
     throw new WebhookError(WebhookErrorCode.INVALID_JSON, 'The signed body is not valid JSON', {
       description: 'The body is not valid JSON',
@@ -76,6 +82,7 @@ export function verifyWithSecretSet(
   return {
     payload: check.payload,
     known: check.known,
+    signedAtMs: check.signedAtMs,
     // One-shot hash: no Hash object per delivery (Node >= 20.12).
     deliveryId: hash('sha256', rawBody, 'hex'),
   };
