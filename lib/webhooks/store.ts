@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors';
-import { ExpiringMap, FixedTtlMap, HexDigestSet } from '../memory';
+import { ExpiringMap, HexDigestSet, StringKeyTable } from '../memory';
 
 /**
  * Idempotency and ordering state of webhook deliveries.
@@ -140,12 +140,12 @@ export class MemoryWebhookStore implements WebhookStore {
   /**
    * Done marks, one per delivery, kept for days: the middleware's delivery ids (hex SHA-256) in
    * flat arrays (HexDigestSet: a lookup touches one or two cache lines, where a Map of ~100,000
-   * strings costs several misses), any other id a caller passes in a map.
+   * strings costs several misses); any other id a caller passes, by its hash (StringKeyTable).
    */
   readonly #done: HexDigestSet;
-  readonly #doneOther: FixedTtlMap;
-  /** Newest times, one per user and level: no object per entry (FixedTtlMap). */
-  readonly #newest: FixedTtlMap;
+  readonly #doneOther: StringKeyTable;
+  /** Newest times, one per user and level, by the key's hash (StringKeyTable). */
+  readonly #newest: StringKeyTable;
   /** Claim tokens only need to be unique in this process: a counter, not a UUID per delivery. */
   #claims = 0;
 
@@ -154,8 +154,8 @@ export class MemoryWebhookStore implements WebhookStore {
     const now = options.now ?? Date.now;
     this.#processing = new ExpiringMap({ now });
     this.#done = new HexDigestSet(this.#ttls.doneTtlMs, { now });
-    this.#doneOther = new FixedTtlMap(this.#ttls.doneTtlMs, { now });
-    this.#newest = new FixedTtlMap(this.#ttls.orderingTtlMs, { now });
+    this.#doneOther = new StringKeyTable(this.#ttls.doneTtlMs, { now });
+    this.#newest = new StringKeyTable(this.#ttls.orderingTtlMs, { now });
   }
 
   get ttls(): Readonly<ResolvedTtls> {
@@ -187,7 +187,7 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   #claim(deliveryId: string): DeliveryClaim {
-    if (this.#done.has(deliveryId) ?? this.#doneOther.has(deliveryId)) return { state: 'done' };
+    if (this.#done.has(deliveryId) ?? this.#doneOther.get(deliveryId) !== undefined) return { state: 'done' };
     if (this.#processing.get(deliveryId) !== undefined) return { state: 'processing' };
     const token = `m${++this.#claims}`;
     this.#processing.set(deliveryId, token, this.#ttls.processingTtlMs);

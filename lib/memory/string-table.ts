@@ -1,0 +1,152 @@
+/**
+ * Numbers keyed by strings, remembered for one TTL, for keys that are not digests (the webhook
+ * store's newest time per user and level). The same layout as {@link HexDigestSet}: each key's
+ * 64-bit hash, expiry and value inline in a flat buffer, probed in a row, so looking up a new key
+ * touches one or two cache lines instead of a Map's chain of entries and their key strings. Keys
+ * are kept (in an array beside the buffer) only to tell apart two keys whose hashes collide:
+ * a lookup compares a key string only when both hashes match.
+ *
+ * Expiry as in HexDigestSet: exact on every read, memory bounded by two generations.
+ */
+export class StringKeyTable {
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  #current = new Table(256);
+  #previous: Table | undefined;
+  #rotatesAt: number;
+
+  constructor(ttlMs: number, options: { now?: () => number } = {}) {
+    this.#ttlMs = ttlMs;
+    this.#now = options.now ?? Date.now;
+    this.#rotatesAt = this.#now() + ttlMs;
+  }
+
+  /** The value, unless absent or older than the TTL. */
+  get(key: string): number | undefined {
+    const now = this.#now();
+    this.#rotate(now);
+    const h1 = hash1(key);
+    const h2 = hash2(key);
+    return this.#current.get(key, h1, h2, now) ?? this.#previous?.get(key, h1, h2, now);
+  }
+
+  /** Writes `value` under `key` for the TTL from now, replacing (and renewing) any entry. */
+  set(key: string, value: number): void {
+    const now = this.#now();
+    this.#rotate(now);
+    if ((this.#current.count + 1) * 2 > this.#current.capacity) this.#current = this.#current.rebuilt(now);
+    this.#current.set(key, hash1(key), hash2(key), now + this.#ttlMs, value);
+  }
+
+  /** Entries held, expired ones included until their generation is dropped or its table rebuilt. */
+  get size(): number {
+    return this.#current.count + (this.#previous?.count ?? 0);
+  }
+
+  /** See HexDigestSet: the previous generation has all expired by the next rotation. */
+  #rotate(now: number): void {
+    if (now < this.#rotatesAt) return;
+    this.#previous = this.#current;
+    this.#current = new Table(256);
+    this.#rotatesAt = now + this.#ttlMs;
+  }
+}
+
+/** FNV-1a over UTF-16 code units, then mixed so that keys differing in their last characters spread over the slots. */
+function hash1(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return mix(h);
+}
+
+/** A second hash with other constants: with hash1, 64 bits compared before the key string is. */
+function hash2(key: string): number {
+  let h = 0x9e3779b9 ^ key.length;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x5bd1e995);
+  return mix(h);
+}
+
+/** MurmurHash3's 32-bit finaliser: every input bit reaches every output bit. */
+function mix(value: number): number {
+  let h = value ^ (value >>> 16);
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** A slot is 32 bytes: hash1, hash2, in-use, padding (u32), then expiry and value (f64). */
+const SLOT_WORDS = 8;
+const SLOT_DOUBLES = 4;
+const USED = 2;
+const EXPIRES = 2;
+const VALUE = 3;
+
+class Table {
+  readonly capacity: number;
+  readonly #words: Uint32Array;
+  readonly #doubles: Float64Array;
+  readonly #keys: (string | undefined)[];
+  count = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+    const buffer = new ArrayBuffer(capacity * SLOT_WORDS * 4);
+    this.#words = new Uint32Array(buffer);
+    this.#doubles = new Float64Array(buffer);
+    this.#keys = new Array<string | undefined>(capacity).fill(undefined);
+  }
+
+  get(key: string, h1: number, h2: number, now: number): number | undefined {
+    const slot = this.#find(key, h1, h2);
+    if (this.#words[slot * SLOT_WORDS + USED] !== 1 || this.#doubles[slot * SLOT_DOUBLES + EXPIRES]! <= now) return undefined;
+    return this.#doubles[slot * SLOT_DOUBLES + VALUE];
+  }
+
+  /** The caller leaves room (see StringKeyTable.set). */
+  set(key: string, h1: number, h2: number, expiresAt: number, value: number): void {
+    const slot = this.#find(key, h1, h2);
+    const at = slot * SLOT_WORDS;
+    if (this.#words[at + USED] !== 1) {
+      this.#words[at] = h1;
+      this.#words[at + 1] = h2;
+      this.#words[at + USED] = 1;
+      this.#keys[slot] = key;
+      this.count++;
+    }
+    this.#doubles[slot * SLOT_DOUBLES + EXPIRES] = expiresAt;
+    this.#doubles[slot * SLOT_DOUBLES + VALUE] = value;
+  }
+
+  /** The live entries (expired ones are left behind) in a table with room: larger if they need it. */
+  rebuilt(now: number): Table {
+    let live = 0;
+    for (let slot = 0; slot < this.capacity; slot++) if (this.#live(slot, now)) live++;
+    let capacity = this.capacity;
+    while ((live + 1) * 4 > capacity) capacity *= 2;
+    const next = new Table(capacity);
+    for (let slot = 0; slot < this.capacity; slot++) {
+      if (!this.#live(slot, now)) continue;
+      const at = slot * SLOT_WORDS;
+      next.set(this.#keys[slot]!, this.#words[at]!, this.#words[at + 1]!, this.#doubles[slot * SLOT_DOUBLES + EXPIRES]!, this.#doubles[slot * SLOT_DOUBLES + VALUE]!);
+    }
+    return next;
+  }
+
+  #live(slot: number, now: number): boolean {
+    return this.#words[slot * SLOT_WORDS + USED] === 1 && this.#doubles[slot * SLOT_DOUBLES + EXPIRES]! > now;
+  }
+
+  /** The slot holding `key`, or the empty slot where it would go. */
+  #find(key: string, h1: number, h2: number): number {
+    const words = this.#words;
+    const mask = this.capacity - 1;
+    let slot = h1 & mask;
+    for (;;) {
+      const at = slot * SLOT_WORDS;
+      if (words[at + USED] !== 1) return slot;
+      if (words[at] === h1 && words[at + 1] === h2 && this.#keys[slot] === key) return slot;
+      slot = (slot + 1) & mask;
+    }
+  }
+}
