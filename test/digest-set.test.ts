@@ -87,4 +87,22 @@ describe('MemoryWebhookStore done marks', () => {
       await expect(store.claim(`${id}-other`)).resolves.toMatchObject({ state: 'claimed' });
     }
   });
+
+  it('forgets the claims of handlers that never finished, so they neither block retries nor pile up', async () => {
+    let now = 0;
+    const store = new MemoryWebhookStore({ now: () => now, processingTtlMs: 10 });
+    const hung = await store.claim(digest('hung'));
+    expect(hung.state).toBe('claimed');
+    await expect(store.claim(digest('hung'))).resolves.toEqual({ state: 'processing' });
+    now = 10;
+    await expect(store.claim(digest('hung'))).resolves.toMatchObject({ state: 'claimed' });
+    // 20,000 claims never completed, one per ms: about 10 are live at any time.
+    let largest = 0;
+    for (let i = 0; i < 20_000; i++) {
+      now++;
+      await store.claim(digest(`never ${i}`));
+      largest = Math.max(largest, store.size);
+    }
+    expect(largest).toBeLessThanOrEqual(1_024);
+  });
 });

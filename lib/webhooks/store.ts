@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors';
-import { ExpiringMap, HexDigestSet, StringKeyTable } from '../memory';
+import { HexDigestSet, StringKeyTable } from '../memory';
 
 /**
  * Idempotency and ordering state of webhook deliveries.
@@ -128,6 +128,8 @@ export interface MemoryWebhookStoreOptions extends WebhookStoreTtlOptions {
   now?: () => number;
 }
 
+const MIN_SWEEP_AT = 1024;
+
 /**
  * Delivery and ordering state in this process's memory. Correct for a single process; with
  * several processes (cluster, several containers), duplicates reaching different processes are
@@ -135,8 +137,13 @@ export interface MemoryWebhookStoreOptions extends WebhookStoreTtlOptions {
  */
 export class MemoryWebhookStore implements WebhookStore {
   readonly #ttls: ResolvedTtls;
-  /** Claims of deliveries being handled now: few, short-lived. */
-  readonly #processing: ExpiringMap<string>;
+  readonly #now: () => number;
+  /**
+   * Claims of deliveries being handled now: few and short-lived, so a plain Map, expired on read.
+   * Claims of handlers that never finish are swept once the map reaches #sweepAt entries.
+   */
+  readonly #processing = new Map<string, { token: string; expiresAt: number }>();
+  #sweepAt = MIN_SWEEP_AT;
   /**
    * Done marks, one per delivery, kept for days: the middleware's delivery ids (hex SHA-256) in
    * flat arrays (HexDigestSet: a lookup touches one or two cache lines, where a Map of ~100,000
@@ -152,7 +159,7 @@ export class MemoryWebhookStore implements WebhookStore {
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.#ttls = resolveTtls(options, 'MemoryWebhookStore');
     const now = options.now ?? Date.now;
-    this.#processing = new ExpiringMap({ now });
+    this.#now = now;
     this.#done = new HexDigestSet(this.#ttls.doneTtlMs, { now });
     this.#doneOther = new StringKeyTable(this.#ttls.doneTtlMs, { now });
     this.#newest = new StringKeyTable(this.#ttls.orderingTtlMs, { now });
@@ -179,7 +186,7 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   async release(deliveryId: string, token: string): Promise<void> {
-    if (this.#processing.get(deliveryId) === token) this.#processing.delete(deliveryId);
+    if (this.#processing.get(deliveryId)?.token === token) this.#processing.delete(deliveryId);
   }
 
   async keepNewest(key: string, timestampMs: number): Promise<number> {
@@ -188,10 +195,19 @@ export class MemoryWebhookStore implements WebhookStore {
 
   #claim(deliveryId: string): DeliveryClaim {
     if (this.#done.has(deliveryId) ?? this.#doneOther.get(deliveryId) !== undefined) return { state: 'done' };
-    if (this.#processing.get(deliveryId) !== undefined) return { state: 'processing' };
+    const now = this.#now();
+    const current = this.#processing.get(deliveryId);
+    if (current !== undefined && current.expiresAt > now) return { state: 'processing' };
     const token = `m${++this.#claims}`;
-    this.#processing.set(deliveryId, token, this.#ttls.processingTtlMs);
+    this.#processing.set(deliveryId, { token, expiresAt: now + this.#ttls.processingTtlMs });
+    if (this.#processing.size >= this.#sweepAt) this.#sweepClaims(now);
     return { state: 'claimed', token };
+  }
+
+  /** Drops expired claims; the next sweep waits until the map has doubled, so each claim is swept O(1) times. */
+  #sweepClaims(now: number): void {
+    for (const [id, claim] of this.#processing) if (claim.expiresAt <= now) this.#processing.delete(id);
+    this.#sweepAt = Math.max(MIN_SWEEP_AT, this.#processing.size * 2);
   }
 
   #keepNewest(key: string, timestampMs: number): number {
