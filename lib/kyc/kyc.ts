@@ -2,7 +2,7 @@ import type { Request, RequestHandler } from 'express';
 import { ConfigurationError, describeCode, ErrorCode, ReauthenticationRequiredError } from '../errors';
 import { missingScopes, type FractalUser } from '../provider';
 import { deepFreeze } from '../memory';
-import { decideSignedIn, outcomeForError, wantsHtml, type FractalVault, type GuardOutcome } from '../tokens';
+import { decideSignedIn, outcomeForError, wantsHtml, type FractalRequestContext, type FractalVault, type GuardOutcome } from '../tokens';
 import type { FractalWebhookEvent } from '../webhooks';
 import { MemoryKycCache, type KycCache, type KycCacheRead } from './cache';
 import { parseKycRequirement, type KycRequirement, type KycRequirementInput } from './requirement';
@@ -146,7 +146,7 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
     requireKyc: (requirement) => {
       const parsed = parseKycRequirement(requirement);
       // The vault's own sign-in rules first, then this decision; one responder answers for both.
-      return vault.guard(async (req, ctx) => (await decideSignedIn(ctx)) ?? decide(req, parsed));
+      return vault.guard(async (req, ctx) => (await decideSignedIn(ctx)) ?? decide(req, ctx, parsed));
     },
     invalidate: (userId) => cache.invalidate(userId),
     handleWebhookEvent: async (event) => {
@@ -166,36 +166,44 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
     },
   };
 
-  async function decide(req: Request, requirement: KycRequirement): Promise<GuardOutcome> {
-    // Signing in again with the requirement's scopes: the only thing that can change a `missing`.
-    const signIn = (error: string, description: string): GuardOutcome => ({
-      kind: 'sign-in',
-      error,
-      description,
-      invalidToken: error === ErrorCode.REAUTHENTICATION_REQUIRED,
-      path: signInPath,
-      query: { scope: requirement.scopes.join(' ') },
-    });
+  /** The guard's decision, on the guard's own context (the requirement was parsed once, by requireKyc). */
+  async function decide(req: Request, ctx: FractalRequestContext, requirement: KycRequirement): Promise<GuardOutcome> {
     let decision: KycDecision;
     try {
-      decision = await kyc.status(req, requirement);
+      const userId = ctx.userId;
+      if (userId === undefined) throw new ReauthenticationRequiredError('No user is signed in; sign in with Fractal ID');
+      // Known once the token set was read (decideSignedIn read it): no await for them then.
+      const scopes = ctx.grantedScopes ?? (await ctx.getGrantedScopes());
+      decision = decideFor(await casesOf(userId, scopes, () => ctx.fetchUser()), requirement);
     } catch (err) {
       const code = (err as { code?: unknown } | null)?.code;
-      if (code === ErrorCode.REAUTHENTICATION_REQUIRED) return signIn(code, describeCode(code));
+      if (code === ErrorCode.REAUTHENTICATION_REQUIRED) return signIn(requirement, code, describeCode(code));
       return outcomeForError(err);
     }
     if (req.res) req.res.locals.fractalKyc = decision;
     if (decision.status === 'approved') return { kind: 'allow' };
-    const lacking = missingScopes(requirement.scopes, await vault.context(req).getGrantedScopes());
+    const lacking = missingScopes(requirement.scopes, await ctx.getGrantedScopes());
     // Only when signing in again can change the answer: a pending or rejected user sent back to
     // the provider would come straight back here, in a loop.
-    if (wantsHtml(req) && lacking.length > 0) return signIn(KYC_REQUIRED, explain(decision, requirement));
+    if (wantsHtml(req) && lacking.length > 0) return signIn(requirement, KYC_REQUIRED, explain(decision, requirement));
     return {
       kind: 'refuse',
       status: 403,
       error: KYC_REQUIRED,
       description: explain(decision, requirement),
       body: { error: KYC_REQUIRED, status: decision.status },
+    };
+  }
+
+  /** Signing in again with the requirement's scopes: the only thing that can change a `missing`. */
+  function signIn(requirement: KycRequirement, error: string, description: string): GuardOutcome {
+    return {
+      kind: 'sign-in',
+      error,
+      description,
+      invalidToken: error === ErrorCode.REAUTHENTICATION_REQUIRED,
+      path: signInPath,
+      query: { scope: requirement.scopes.join(' ') },
     };
   }
 
