@@ -75,12 +75,11 @@ function mix(value: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** A slot is 32 bytes: hash1, hash2, in-use, padding (u32), then expiry and value (f64). */
-const SLOT_WORDS = 8;
-const SLOT_DOUBLES = 4;
-const USED = 2;
-const EXPIRES = 2;
-const VALUE = 3;
+/** A slot is 24 bytes: hash1, hash2 (u32), then expiry and value (f64); an empty slot's expiry is NaN. */
+const SLOT_WORDS = 6;
+const SLOT_DOUBLES = 3;
+const EXPIRES = 1;
+const VALUE = 2;
 
 class Table {
   readonly capacity: number;
@@ -94,57 +93,58 @@ class Table {
     const buffer = new ArrayBuffer(capacity * SLOT_WORDS * 4);
     this.#words = new Uint32Array(buffer);
     this.#doubles = new Float64Array(buffer);
+    for (let slot = 0; slot < capacity; slot++) this.#doubles[slot * SLOT_DOUBLES + EXPIRES] = Number.NaN;
     this.#keys = new Array<string | undefined>(capacity).fill(undefined);
   }
 
   get(key: string, h1: number, h2: number, now: number): number | undefined {
     const slot = this.#find(key, h1, h2);
-    if (this.#words[slot * SLOT_WORDS + USED] !== 1 || this.#doubles[slot * SLOT_DOUBLES + EXPIRES]! <= now) return undefined;
+    // NaN (empty) > now is false.
+    if (!(this.#doubles[slot * SLOT_DOUBLES + EXPIRES]! > now)) return undefined;
     return this.#doubles[slot * SLOT_DOUBLES + VALUE];
   }
 
   /** The caller leaves room (see StringKeyTable.set). */
   set(key: string, h1: number, h2: number, expiresAt: number, value: number): void {
     const slot = this.#find(key, h1, h2);
-    const at = slot * SLOT_WORDS;
-    if (this.#words[at + USED] !== 1) {
-      this.#words[at] = h1;
-      this.#words[at + 1] = h2;
-      this.#words[at + USED] = 1;
+    const at = slot * SLOT_DOUBLES;
+    if (Number.isNaN(this.#doubles[at + EXPIRES]!)) {
+      this.#words[slot * SLOT_WORDS] = h1;
+      this.#words[slot * SLOT_WORDS + 1] = h2;
       this.#keys[slot] = key;
       this.count++;
     }
-    this.#doubles[slot * SLOT_DOUBLES + EXPIRES] = expiresAt;
-    this.#doubles[slot * SLOT_DOUBLES + VALUE] = value;
+    this.#doubles[at + EXPIRES] = expiresAt;
+    this.#doubles[at + VALUE] = value;
   }
 
-  /** The live entries (expired ones are left behind) in a table with room: larger if they need it. */
+  /**
+   * The live entries (expired ones are left behind) in a table at most a third full, so the next
+   * rebuild (at half full) is at least a sixth of its slots away: O(1) amortised per write.
+   */
   rebuilt(now: number): Table {
     let live = 0;
-    for (let slot = 0; slot < this.capacity; slot++) if (this.#live(slot, now)) live++;
+    for (let slot = 0; slot < this.capacity; slot++) if (this.#doubles[slot * SLOT_DOUBLES + EXPIRES]! > now) live++;
     let capacity = this.capacity;
-    while ((live + 1) * 4 > capacity) capacity *= 2;
+    while ((live + 1) * 3 > capacity) capacity *= 2;
     const next = new Table(capacity);
     for (let slot = 0; slot < this.capacity; slot++) {
-      if (!this.#live(slot, now)) continue;
-      const at = slot * SLOT_WORDS;
-      next.set(this.#keys[slot]!, this.#words[at]!, this.#words[at + 1]!, this.#doubles[slot * SLOT_DOUBLES + EXPIRES]!, this.#doubles[slot * SLOT_DOUBLES + VALUE]!);
+      const at = slot * SLOT_DOUBLES;
+      if (!(this.#doubles[at + EXPIRES]! > now)) continue;
+      next.set(this.#keys[slot]!, this.#words[slot * SLOT_WORDS]!, this.#words[slot * SLOT_WORDS + 1]!, this.#doubles[at + EXPIRES]!, this.#doubles[at + VALUE]!);
     }
     return next;
-  }
-
-  #live(slot: number, now: number): boolean {
-    return this.#words[slot * SLOT_WORDS + USED] === 1 && this.#doubles[slot * SLOT_DOUBLES + EXPIRES]! > now;
   }
 
   /** The slot holding `key`, or the empty slot where it would go. */
   #find(key: string, h1: number, h2: number): number {
     const words = this.#words;
+    const doubles = this.#doubles;
     const mask = this.capacity - 1;
     let slot = h1 & mask;
     for (;;) {
+      if (Number.isNaN(doubles[slot * SLOT_DOUBLES + EXPIRES]!)) return slot;
       const at = slot * SLOT_WORDS;
-      if (words[at + USED] !== 1) return slot;
       if (words[at] === h1 && words[at + 1] === h2 && this.#keys[slot] === key) return slot;
       slot = (slot + 1) & mask;
     }
