@@ -25,10 +25,14 @@ export async function webhooks(ctx: BenchContext): Promise<ScenarioResult> {
   const { signFractalWebhook } = loadWebhooks();
   let counter = 0;
   const nextBody = deliveryFactory();
+  // A/B of two builds: the third server runs another build's defaults instead of the Redis store.
+  const against = process.env.BENCH_WEBHOOKS_AGAINST;
   const servers = await startChildren([
     { script: 'webhooks.ts', name: 'webhooks-json', config: { mode: 'json', secret } },
     { script: 'webhooks.ts', name: 'webhooks-fractal', config: { mode: 'fractal', secret } },
-    { script: 'webhooks.ts', name: 'webhooks-fractal-redis', config: { mode: 'fractal-redis', secret, prefix: ctx.prefix } },
+    against
+      ? { script: 'webhooks.ts', name: 'webhooks-fractal-against', config: { mode: 'fractal-against', secret, against } }
+      : { script: 'webhooks.ts', name: 'webhooks-fractal-redis', config: { mode: 'fractal-redis', secret, prefix: ctx.prefix } },
   ]);
   const [baseline, ours, oursRedis] = servers as [ChildServer, ChildServer, ChildServer];
   try {
@@ -68,7 +72,7 @@ export async function webhooks(ctx: BenchContext): Promise<ScenarioResult> {
       [
         side('json', 'express.json() route, no verification', baseline),
         side('fractal', 'fractalWebhooks() verified + idempotent + ordered (defaults: in-memory store)', ours),
-        side('fractal-redis', 'the same with a RedisWebhookStore', oursRedis),
+        side('fractal-redis', against ? `the same, build ${against} (A/B; no Redis: its verdicts below do not apply)` : 'the same with a RedisWebhookStore', oursRedis),
       ],
       { ...ctx.settings, log: ctx.log },
     );

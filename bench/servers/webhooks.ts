@@ -2,18 +2,24 @@
  * Scenario 5: POST /webhooks/fractal with a 1 KiB JSON body.
  * - `json`: `express.json()` and a 200 answer, nothing verified (the baseline);
  * - `fractal`: `fractalWebhooks({ secrets, onEvent })` with its defaults (HMAC-SHA1 over the raw
- *   bytes, typed event, in-memory idempotency and ordering store).
+ *   bytes, typed event, in-memory idempotency and ordering store);
+ * - `fractal-redis`: the same with a `RedisWebhookStore`;
+ * - `fractal-against`: the defaults of another build (`against`, a `dist/` directory), for a
+ *   paired A/B of two builds in one run (`BENCH_WEBHOOKS_AGAINST`).
  */
+import { join } from 'node:path';
 import express from 'express';
 import { loadWebhooks } from '../harness/dist';
 import { connectRedis, type CountingRedis } from '../harness/redis';
 import { fatal, readConfig, serveHttp } from '../harness/serve';
 
 export interface WebhookConfig {
-  mode: 'json' | 'fractal' | 'fractal-redis';
+  mode: 'json' | 'fractal' | 'fractal-redis' | 'fractal-against';
   secret: string;
   /** Key prefix of this run (`fractal-redis`). */
   prefix?: string;
+  /** `fractal-against`: the other build's `dist/` directory. */
+  against?: string;
 }
 
 async function main(): Promise<void> {
@@ -29,7 +35,8 @@ async function main(): Promise<void> {
       res.json({ received: true });
     });
   } else {
-    const { fractalWebhooks, RedisWebhookStore } = loadWebhooks();
+    const { fractalWebhooks: ours, RedisWebhookStore } = loadWebhooks();
+    const fractalWebhooks = config.mode === 'fractal-against' ? (require(join(config.against ?? '', 'webhooks')) as typeof import('../../lib/webhooks')).fractalWebhooks : ours;
     if (config.mode === 'fractal-redis') redis = await connectRedis('bench-webhooks');
     const store = redis ? new RedisWebhookStore({ client: redis.client, prefix: `${config.prefix ?? 'bench:'}webhooks:`, ...(process.env.BENCH_CLUSTER_SLOTS ? { clusterSlots: Number(process.env.BENCH_CLUSTER_SLOTS) } : {}) }) : undefined;
     app.post(
