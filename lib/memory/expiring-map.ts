@@ -1,9 +1,9 @@
 /**
  * A Map whose entries expire, as Redis keys do: an expired entry is never returned (lazy expiry on
  * read), and a sweep now and then drops the ones nobody reads again, so memory stays bounded by
- * the entries of the last TTL. No timer: nothing keeps the process alive. Used by every
- * in-memory store of the library (token records, locks and backoffs; webhook deliveries and
- * ordering; app tokens through the memory token store).
+ * the entries of the last TTL. No timer: nothing keeps the process alive. Used by the memory
+ * token store (token records, locks and backoffs; app tokens through it). The webhook store,
+ * which keeps an entry per delivery for days, uses HexDigestSet and StringKeyTable instead.
  */
 const SWEEP_STEP = 2;
 
