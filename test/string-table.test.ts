@@ -89,4 +89,23 @@ describe('StringKeyTable', () => {
     table.set('again', 3);
     expect(table.get('again')).toBe(3);
   });
+
+  it('keepMax keeps the larger value, renews it, and sees a value kept in the previous generation', () => {
+    let now = 0;
+    const table = new StringKeyTable(100, { now: () => now });
+    expect(table.keepMax('u', 5)).toBe(5);
+    expect(table.keepMax('u', 3)).toBe(5);
+    now = 90;
+    expect(table.keepMax('u', 7)).toBe(7);
+    // 150: the first generation rotated out at 100; the value written at 90 lives until 190.
+    now = 150;
+    expect(table.keepMax('u', 6)).toBe(7);
+    expect(table.get('u')).toBe(7);
+    now = 249;
+    expect(table.get('u')).toBe(7);
+    now = 250;
+    expect(table.get('u')).toBeUndefined();
+    expect(table.keepMax('u', 1)).toBe(1);
+  });
 });
+

@@ -65,6 +65,32 @@ describe('handle and complete steps', () => {
     expect(await claimDelivery(store, delivery('d1'), report)).toMatchObject({ state: 'claimed' });
   });
 
+  it('a handler that throws, even from a `then` getter, is handler_failed and releases its claim; one that returns no promise is not awaited', async () => {
+    const throwing: (() => unknown)[] = [
+      () => {
+        throw new Error('sync');
+      },
+      // A thenable whose `then` getter throws (defined, not written as a literal `then`).
+      () =>
+        Object.defineProperty({}, 'then', {
+          get(): never {
+            throw new Error('then getter');
+          },
+        }),
+    ];
+    for (const onEvent of throwing) {
+      const store = new MemoryWebhookStore();
+      const claim = await claimDelivery(store, delivery('d1'), report);
+      const release = (): Promise<void> => releaseDelivery(store, 'd1', claim, report);
+      await expect(handleDelivery(onEvent, 'event', {} as never, release, 'test delivery')).rejects.toMatchObject({ code: WebhookErrorCode.HANDLER_FAILED });
+      expect(await claimDelivery(store, delivery('d1'), report)).toMatchObject({ state: 'claimed' });
+    }
+    let ran = false;
+    const done = handleDelivery(() => { ran = true; return 'ignored'; }, 'event', {} as never, () => Promise.resolve(), 'test delivery');
+    expect(done).toBeUndefined();
+    expect(ran).toBe(true);
+  });
+
   it('a done mark that cannot be written is reported, not thrown (the event was handled)', async () => {
     const store: WebhookStore = {
       claim: () => Promise.resolve({ state: 'claimed', token: 't' }),

@@ -1,3 +1,5 @@
+import { Generations } from './generations';
+
 /**
  * Hex SHA-256 digests remembered for one TTL, in flat typed arrays: the webhook store's done
  * marks, one per delivery, kept for days.
@@ -7,24 +9,20 @@
  * key is its 32 bytes, inline in its slot next to its expiry, and slots are probed in a row, so a
  * lookup touches one or two cache lines. The first key word is uniform (a digest): it is the hash.
  *
- * Expiry: a lookup never finds an entry older than the TTL. Memory is bounded by two generations:
- * entries go to the current one; when it is a TTL old it becomes the previous one and the one
- * before is dropped whole, since all of it has expired by then.
+ * Expiry: a lookup never finds an entry older than the TTL; memory is bounded by two generations
+ * of tables (see Generations).
  */
 export class HexDigestSet {
   readonly #ttlMs: number;
   readonly #now: () => number;
-  #current = new Table(256);
-  #previous: Table | undefined;
-  /** When the current generation becomes the previous one. */
-  #rotatesAt: number;
+  readonly #tables: Generations<Table>;
   /** The key being looked up, decoded. */
   readonly #words = new Uint32Array(8);
 
   constructor(ttlMs: number, options: { now?: () => number } = {}) {
     this.#ttlMs = ttlMs;
     this.#now = options.now ?? Date.now;
-    this.#rotatesAt = this.#now() + ttlMs;
+    this.#tables = new Generations(ttlMs, this.#now(), () => new Table(256));
   }
 
   /**
@@ -34,35 +32,20 @@ export class HexDigestSet {
   has(key: string): boolean | undefined {
     if (!decodeHex(key, this.#words)) return undefined;
     const now = this.#now();
-    this.#rotate(now);
-    return this.#current.has(this.#words, now) || (this.#previous?.has(this.#words, now) ?? false);
+    return this.#tables.current(now).has(this.#words, now) || (this.#tables.previous?.has(this.#words, now) ?? false);
   }
 
   /** Adds `key` (or renews it) for the TTL from now; false, adding nothing, when `key` is not 64 lowercase hex digits. */
   add(key: string): boolean {
     if (!decodeHex(key, this.#words)) return false;
     const now = this.#now();
-    this.#rotate(now);
-    // At most half full, so probes stay short (and always meet an empty slot).
-    if ((this.#current.count + 1) * 2 > this.#current.capacity) this.#current = this.#current.rebuilt(now);
-    this.#current.add(this.#words, now + this.#ttlMs);
+    this.#tables.writable(now).add(this.#words, now + this.#ttlMs);
     return true;
   }
 
   /** Entries held, expired ones included until their generation is dropped or its table rebuilt. */
   get size(): number {
-    return this.#current.count + (this.#previous?.count ?? 0);
-  }
-
-  /**
-   * Every entry of the current generation was added before #rotatesAt, so it expires before
-   * #rotatesAt + TTL, which is no later than the next rotation: the previous one can go then.
-   */
-  #rotate(now: number): void {
-    if (now < this.#rotatesAt) return;
-    this.#previous = this.#current;
-    this.#current = new Table(256);
-    this.#rotatesAt = now + this.#ttlMs;
+    return this.#tables.size;
   }
 }
 
@@ -112,7 +95,7 @@ class Table {
     return this.#doubles[this.#find(key) * SLOT_DOUBLES + EXPIRES]! > now;
   }
 
-  /** The caller leaves room (see HexDigestSet.add). */
+  /** The caller leaves room (see Generations.writable). */
   add(key: Uint32Array, expiresAt: number): void {
     const slot = this.#find(key);
     const at = slot * SLOT_DOUBLES + EXPIRES;

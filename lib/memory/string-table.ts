@@ -1,3 +1,5 @@
+import { Generations } from './generations';
+
 /**
  * Numbers keyed by strings, remembered for one TTL, for keys that are not digests (the webhook
  * store's newest time per user and level). The same layout as {@link HexDigestSet}: each key's
@@ -6,49 +8,51 @@
  * are kept (in an array beside the buffer) only to tell apart two keys whose hashes collide:
  * a lookup compares a key string only when both hashes match.
  *
- * Expiry as in HexDigestSet: exact on every read, memory bounded by two generations.
+ * Expiry as in HexDigestSet: exact on every read, memory bounded by two generations (Generations).
  */
 export class StringKeyTable {
   readonly #ttlMs: number;
   readonly #now: () => number;
-  #current = new Table(256);
-  #previous: Table | undefined;
-  #rotatesAt: number;
+  readonly #tables: Generations<Table>;
 
   constructor(ttlMs: number, options: { now?: () => number } = {}) {
     this.#ttlMs = ttlMs;
     this.#now = options.now ?? Date.now;
-    this.#rotatesAt = this.#now() + ttlMs;
+    this.#tables = new Generations(ttlMs, this.#now(), () => new Table(256));
   }
 
   /** The value, unless absent or older than the TTL. */
   get(key: string): number | undefined {
     const now = this.#now();
-    this.#rotate(now);
     const h1 = hash1(key);
     const h2 = hash2(key);
-    return this.#current.get(key, h1, h2, now) ?? this.#previous?.get(key, h1, h2, now);
+    return this.#tables.current(now).get(key, h1, h2, now) ?? this.#tables.previous?.get(key, h1, h2, now);
   }
 
   /** Writes `value` under `key` for the TTL from now, replacing (and renewing) any entry. */
   set(key: string, value: number): void {
     const now = this.#now();
-    this.#rotate(now);
-    if ((this.#current.count + 1) * 2 > this.#current.capacity) this.#current = this.#current.rebuilt(now);
-    this.#current.set(key, hash1(key), hash2(key), now + this.#ttlMs, value);
+    this.#tables.writable(now).set(key, hash1(key), hash2(key), now + this.#ttlMs, value);
+  }
+
+  /**
+   * Keeps the larger of the live value under `key` and `value`, renewed for the TTL, and returns
+   * it: a read and a write with the key hashed once (the webhook store's newest time per user).
+   */
+  keepMax(key: string, value: number): number {
+    const now = this.#now();
+    const h1 = hash1(key);
+    const h2 = hash2(key);
+    const table = this.#tables.writable(now);
+    const current = table.get(key, h1, h2, now) ?? this.#tables.previous?.get(key, h1, h2, now);
+    const kept = current === undefined ? value : Math.max(current, value);
+    table.set(key, h1, h2, now + this.#ttlMs, kept);
+    return kept;
   }
 
   /** Entries held, expired ones included until their generation is dropped or its table rebuilt. */
   get size(): number {
-    return this.#current.count + (this.#previous?.count ?? 0);
-  }
-
-  /** See HexDigestSet: the previous generation has all expired by the next rotation. */
-  #rotate(now: number): void {
-    if (now < this.#rotatesAt) return;
-    this.#previous = this.#current;
-    this.#current = new Table(256);
-    this.#rotatesAt = now + this.#ttlMs;
+    return this.#tables.size;
   }
 }
 
@@ -104,7 +108,7 @@ class Table {
     return this.#doubles[slot * SLOT_DOUBLES + VALUE];
   }
 
-  /** The caller leaves room (see StringKeyTable.set). */
+  /** The caller leaves room (see Generations.writable). */
   set(key: string, h1: number, h2: number, expiresAt: number, value: number): void {
     const slot = this.#find(key, h1, h2);
     const at = slot * SLOT_DOUBLES;

@@ -211,10 +211,7 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   #keepNewest(key: string, timestampMs: number): number {
-    const current = this.#newest.get(key);
-    const newest = current === undefined ? timestampMs : Math.max(current, timestampMs);
-    this.#newest.set(key, newest);
-    return newest;
+    return this.#newest.keepMax(key, timestampMs);
   }
 
   /** Entries currently held (deliveries and ordering keys), expired ones included until swept. */
