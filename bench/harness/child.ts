@@ -17,6 +17,8 @@ export interface ChildOptions {
   config?: unknown;
   /** Run node with --expose-gc (heap measurements). */
   exposeGc?: boolean;
+  /** Extra environment, e.g. `BENCH_DIST` to load another build (an A/B of two builds). */
+  env?: Record<string, string>;
 }
 
 export interface ChildServer {
@@ -39,7 +41,7 @@ export async function startChild(options: ChildOptions): Promise<ChildServer> {
   if (options.exposeGc) execArgv.push('--expose-gc');
   // `--cpu-prof` on the runner: every server writes a V8 CPU profile there when it exits (see bench/profile.ts).
   const profileDir = process.env.BENCH_CPU_PROF_DIR;
-  const env: NodeJS.ProcessEnv = { ...process.env, BENCH_CONFIG: JSON.stringify(options.config ?? {}), TS_NODE_TRANSPILE_ONLY: 'true' };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env, BENCH_CONFIG: JSON.stringify(options.config ?? {}), TS_NODE_TRANSPILE_ONLY: 'true' };
   if (profileDir) {
     const profileName = `${options.name}.${process.hrtime.bigint()}`;
     execArgv.push('--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${profileName}.cpuprofile`);

@@ -27,10 +27,14 @@ export async function kycRoute(ctx: BenchContext): Promise<ScenarioResult> {
   const user = await prepareUser(ctx, client, SCOPES);
   await runnerVault(ctx, client).saveTokens(user.uid, user.tokenSet);
   const base = { prefix: ctx.prefix, sessionSecret: ctx.sessionSecret };
+  // A/B of two builds: the third server runs another build's defaults instead of the RedisKycCache.
+  const against = process.env.BENCH_KYC_AGAINST;
   const servers = await startChildren([
     { script: 'protected.ts', name: 'baseline', config: { ...base, mode: 'baseline' } },
     { script: 'protected.ts', name: 'kyc', config: { ...base, mode: 'kyc', vault: vaultSettings(ctx, client) } },
-    { script: 'protected.ts', name: 'kyc-redis', config: { ...base, mode: 'kyc', kycCache: 'redis', vault: vaultSettings(ctx, client) } },
+    against
+      ? { script: 'protected.ts', name: 'kyc-against', config: { ...base, mode: 'kyc', vault: vaultSettings(ctx, client) }, env: { BENCH_DIST: against } }
+      : { script: 'protected.ts', name: 'kyc-redis', config: { ...base, mode: 'kyc', kycCache: 'redis', vault: vaultSettings(ctx, client) } },
   ]);
   const [baseline, ours, oursRedis] = servers as [ChildServer, ChildServer, ChildServer];
   try {
@@ -59,7 +63,7 @@ export async function kycRoute(ctx: BenchContext): Promise<ScenarioResult> {
       [
         side('baseline', 'session + connect-redis + passport (baseline)', baseline),
         side('kyc', "baseline + vault + kyc.requireKyc('basic') (defaults)", ours),
-        side('kyc-redis', 'the same with a RedisKycCache', oursRedis),
+        side('kyc-redis', against ? `the same, build ${against} (A/B: its verdict below is about that build's defaults)` : 'the same with a RedisKycCache', oursRedis),
       ],
       { ...ctx.settings, log: ctx.log },
     );

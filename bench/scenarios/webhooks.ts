@@ -27,11 +27,15 @@ export async function webhooks(ctx: BenchContext): Promise<ScenarioResult> {
   const nextBody = deliveryFactory();
   // A/B of two builds: the third server runs another build's defaults instead of the Redis store.
   const against = process.env.BENCH_WEBHOOKS_AGAINST;
+  // ... and with BENCH_WEBHOOKS_AB_STORE=redis, both builds with a RedisWebhookStore (ours as the second server).
+  const abRedis = against !== undefined && process.env.BENCH_WEBHOOKS_AB_STORE === 'redis';
   const servers = await startChildren([
     { script: 'webhooks.ts', name: 'webhooks-json', config: { mode: 'json', secret } },
-    { script: 'webhooks.ts', name: 'webhooks-fractal', config: { mode: 'fractal', secret } },
+    abRedis
+      ? { script: 'webhooks.ts', name: 'webhooks-fractal-redis', config: { mode: 'fractal-redis', secret, prefix: ctx.prefix } }
+      : { script: 'webhooks.ts', name: 'webhooks-fractal', config: { mode: 'fractal', secret } },
     against
-      ? { script: 'webhooks.ts', name: 'webhooks-fractal-against', config: { mode: 'fractal-against', secret, against } }
+      ? { script: 'webhooks.ts', name: 'webhooks-fractal-against', config: { mode: 'fractal-against', secret, against, prefix: `${ctx.prefix}against:`, ...(abRedis ? { store: 'redis' } : {}) } }
       : { script: 'webhooks.ts', name: 'webhooks-fractal-redis', config: { mode: 'fractal-redis', secret, prefix: ctx.prefix } },
   ]);
   const [baseline, ours, oursRedis] = servers as [ChildServer, ChildServer, ChildServer];
@@ -71,8 +75,8 @@ export async function webhooks(ctx: BenchContext): Promise<ScenarioResult> {
     const summaries = await alternate(
       [
         side('json', 'express.json() route, no verification', baseline),
-        side('fractal', 'fractalWebhooks() verified + idempotent + ordered (defaults: in-memory store)', ours),
-        side('fractal-redis', against ? `the same, build ${against} (A/B; no Redis: its verdicts below do not apply)` : 'the same with a RedisWebhookStore', oursRedis),
+        side('fractal', abRedis ? 'fractalWebhooks() with a RedisWebhookStore (A/B: not the defaults)' : 'fractalWebhooks() verified + idempotent + ordered (defaults: in-memory store)', ours),
+        side('fractal-redis', against ? `the same, build ${against} (A/B; its verdicts below are about that build${abRedis ? '' : ', without Redis'})` : 'the same with a RedisWebhookStore', oursRedis),
       ],
       { ...ctx.settings, log: ctx.log },
     );

@@ -5,7 +5,8 @@
  *   bytes, typed event, in-memory idempotency and ordering store);
  * - `fractal-redis`: the same with a `RedisWebhookStore`;
  * - `fractal-against`: the defaults of another build (`against`, a `dist/` directory), for a
- *   paired A/B of two builds in one run (`BENCH_WEBHOOKS_AGAINST`).
+ *   paired A/B of two builds in one run (`BENCH_WEBHOOKS_AGAINST`); with `store: 'redis'`, that
+ *   build's `RedisWebhookStore` (`BENCH_WEBHOOKS_AB_STORE=redis`).
  */
 import { join } from 'node:path';
 import express from 'express';
@@ -20,6 +21,8 @@ export interface WebhookConfig {
   prefix?: string;
   /** `fractal-against`: the other build's `dist/` directory. */
   against?: string;
+  /** `fractal-against`: that build's `RedisWebhookStore` instead of its default store. */
+  store?: 'redis';
 }
 
 async function main(): Promise<void> {
@@ -35,9 +38,9 @@ async function main(): Promise<void> {
       res.json({ received: true });
     });
   } else {
-    const { fractalWebhooks: ours, RedisWebhookStore } = loadWebhooks();
-    const fractalWebhooks = config.mode === 'fractal-against' ? (require(join(config.against ?? '', 'webhooks')) as typeof import('../../lib/webhooks')).fractalWebhooks : ours;
-    if (config.mode === 'fractal-redis') redis = await connectRedis('bench-webhooks');
+    const lib = config.mode === 'fractal-against' ? (require(join(config.against ?? '', 'webhooks')) as typeof import('../../lib/webhooks')) : loadWebhooks();
+    const { fractalWebhooks, RedisWebhookStore } = lib;
+    if (config.mode === 'fractal-redis' || config.store === 'redis') redis = await connectRedis('bench-webhooks');
     const store = redis ? new RedisWebhookStore({ client: redis.client, prefix: `${config.prefix ?? 'bench:'}webhooks:`, ...(process.env.BENCH_CLUSTER_SLOTS ? { clusterSlots: Number(process.env.BENCH_CLUSTER_SLOTS) } : {}) }) : undefined;
     app.post(
       '/webhooks/fractal',

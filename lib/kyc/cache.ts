@@ -28,6 +28,12 @@ export interface KycCacheRead {
  */
 export interface KycCache {
   read(userId: string): Promise<KycCacheRead>;
+  /**
+   * The entry `read()` would resolve with right now, when it is known without I/O (a copy in
+   * this process); `undefined` otherwise. Optional: with it a warm user's guarded request is
+   * decided without waiting for anything (issue 16).
+   */
+  peek?(userId: string): KycCacheEntry | undefined;
   /** Stores the entry unless the user's generation moved on since `read()`. */
   write(userId: string, generation: string, entry: KycCacheEntry): Promise<void>;
   /** Drops the user's entry; in-flight reads started before it will not be stored. Failures reject. */
@@ -81,6 +87,10 @@ export class MemoryKycCache implements KycCache {
   async read(userId: string): Promise<KycCacheRead> {
     const slot = this.#slot(userId);
     return { entry: slot?.entry, generation: String(slot?.generation ?? 0) };
+  }
+
+  peek(userId: string): KycCacheEntry | undefined {
+    return this.#slot(userId)?.entry;
   }
 
   async write(userId: string, generation: string, entry: KycCacheEntry): Promise<void> {

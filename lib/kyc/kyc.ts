@@ -2,14 +2,15 @@ import type { Request, RequestHandler } from 'express';
 import { ConfigurationError, describeCode, ErrorCode, ReauthenticationRequiredError } from '../errors';
 import { missingScopes, type FractalUser } from '../provider';
 import { deepFreeze } from '../memory';
-import { decideSignedIn, outcomeForError, wantsHtml, type FractalRequestContext, type FractalVault, type GuardOutcome } from '../tokens';
+import { decideSignedIn, decideSignedInNow, outcomeForError, tokenSetNow, wantsHtml, type FractalRequestContext, type FractalVault, type GuardOutcome } from '../tokens';
 import type { FractalWebhookEvent } from '../webhooks';
-import { MemoryKycCache, type KycCache, type KycCacheRead } from './cache';
+import { MemoryKycCache, type KycCache, type KycCacheEntry, type KycCacheRead } from './cache';
 import { parseKycRequirement, type KycRequirement, type KycRequirementInput } from './requirement';
 import { kycStatus, readCases, type KycCaseSummary, type KycDecision, type KycStatusOptions } from './status';
 
 /** `error` of the guard's 403 answer (JSON `{ error, status }`). */
 const KYC_REQUIRED = 'kyc_required';
+const ALLOW: GuardOutcome = Object.freeze({ kind: 'allow' });
 
 export interface FractalKycOptions extends KycStatusOptions {
   /** The token vault: the guard reads the user's profile through it (refreshing the token if needed). */
@@ -146,7 +147,12 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
     requireKyc: (requirement) => {
       const parsed = parseKycRequirement(requirement);
       // The vault's own sign-in rules first, then this decision; one responder answers for both.
-      return vault.guard(async (req, ctx) => (await decideSignedIn(ctx)) ?? decide(req, ctx, parsed));
+      const later = async (req: Request, ctx: FractalRequestContext): Promise<GuardOutcome> => (await decideSignedIn(ctx)) ?? decide(req, ctx, parsed);
+      return vault.guard((req, ctx) => {
+        const signedIn = decideSignedInNow(ctx);
+        if (signedIn === undefined) return later(req, ctx);
+        return signedIn ?? approvedNow(req, ctx, parsed) ?? decide(req, ctx, parsed);
+      });
     },
     invalidate: (userId) => cache.invalidate(userId),
     handleWebhookEvent: async (event) => {
@@ -165,6 +171,27 @@ export function createFractalKyc(options: FractalKycOptions): FractalKyc {
       }
     },
   };
+
+  /**
+   * `allow` when the user's fresh token set and the cached decision are both known without I/O
+   * and the decision approves; `undefined` for everything else, which {@link decide} handles.
+   */
+  function approvedNow(req: Request, ctx: FractalRequestContext, requirement: KycRequirement): GuardOutcome | undefined {
+    const userId = ctx.userId;
+    const tokenSet = tokenSetNow(ctx);
+    if (userId === undefined || !tokenSet || !cache.peek) return undefined;
+    let entry: KycCacheEntry | undefined;
+    try {
+      entry = cache.peek(userId);
+    } catch {
+      return undefined;
+    }
+    if (!entry || entry.scopes !== keyOf(tokenSet.scopes)) return undefined;
+    const decision = decideFor(entry.cases, requirement);
+    if (decision.status !== 'approved') return undefined;
+    if (req.res) req.res.locals.fractalKyc = decision;
+    return ALLOW;
+  }
 
   /** The guard's decision, on the guard's own context (the requirement was parsed once, by requireKyc). */
   async function decide(req: Request, ctx: FractalRequestContext, requirement: KycRequirement): Promise<GuardOutcome> {

@@ -100,6 +100,10 @@ export class RedisKycCache implements KycCache {
     return read;
   }
 
+  peek(userId: string): KycCacheEntry | undefined {
+    return this.#local?.get(this.#entryKey(userId))?.entry;
+  }
+
   async write(userId: string, generation: string, entry: KycCacheEntry): Promise<void> {
     const names = this.#names(userId);
     const before = this.#local?.generation(names.entry);
@@ -160,8 +164,12 @@ export class RedisKycCache implements KycCache {
     });
   }
 
+  #entryKey(userId: string): string {
+    return `${this.#prefix}{${userId}}`;
+  }
+
   #names(userId: string): Names {
-    const entry = `${this.#prefix}{${userId}}`;
+    const entry = this.#entryKey(userId);
     return { entry, generation: `${entry}:gen`, channel: `${entry}${CHANGED}` };
   }
 

@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { describeCode, ErrorCode } from '../errors';
 import { missingScopes } from '../provider';
 import { outcomeForError, respondToOutcome, type GuardOutcome, type ResponderSettings } from './responder';
+import { tokenSetNow } from './middleware';
 import type { FractalRequestContext } from './types';
 
 export interface RequireOptions {
@@ -15,27 +16,59 @@ export interface GuardSettings extends ResponderSettings {
 
 /**
  * Decides what a guard does with one request, from the request and the signed-in user's
- * `req.fractal` context; never answers itself. Reject or throw only for the unexpected: the guard
- * maps a thrown error with {@link outcomeForError}. A KYC guard is another decider, e.g.
+ * `req.fractal` context; never answers itself. It may answer at once or with a promise. Reject or
+ * throw only for the unexpected: the guard maps a thrown error with {@link outcomeForError}. A KYC guard is another decider, e.g.
  * `async (req, ctx) => (await ctx.getAccessToken(), isApproved(...) ? { kind: 'allow' } : { kind: 'refuse', status: 403, ... })`,
  * given to `vault.guard(decider)`; {@link decideSignedIn} first gives it the sign-in rules.
  */
-export type GuardDecider = (req: Request, ctx: FractalRequestContext) => Promise<GuardOutcome>;
+export type GuardDecider = (req: Request, ctx: FractalRequestContext) => GuardOutcome | Promise<GuardOutcome>;
 
 /** `error` of the 401 answer when nobody is signed in (a grant that is gone says `reauthentication_required`). */
 export const AUTHENTICATION_REQUIRED = ErrorCode.AUTHENTICATION_REQUIRED;
 
-/** A guard: `decide`, then answer through the one responder. */
+const ALLOW: GuardOutcome = Object.freeze({ kind: 'allow' });
+const SIGNED_OUT: GuardOutcome = Object.freeze({ kind: 'sign-in', error: AUTHENTICATION_REQUIRED, description: describeCode(AUTHENTICATION_REQUIRED) });
+
+/**
+ * A guard: `decide`, then answer through the one responder. An outcome given at once is answered
+ * at once: a warm user's request then waits for nothing (issue 16).
+ */
 export function guard(settings: GuardSettings, decide: GuardDecider): RequestHandler {
-  return async function fractalGuard(req: Request, res: Response, next: NextFunction): Promise<void> {
-    let outcome: GuardOutcome;
+  return function fractalGuard(req: Request, res: Response, next: NextFunction): void | Promise<void> {
+    let outcome: GuardOutcome | Promise<GuardOutcome>;
     try {
-      outcome = await decide(req, settings.context(req));
+      outcome = decide(req, settings.context(req));
     } catch (err) {
       outcome = outcomeForError(err);
     }
+    if (isPromise(outcome)) return respondLater(req, res, next, outcome, settings);
     respondToOutcome(req, res, next, outcome, settings);
   };
+}
+
+/** Returned to Express, so a throw in the responder reaches the app's error handler (Express 5) as it would when synchronous. */
+async function respondLater(req: Request, res: Response, next: NextFunction, pending: Promise<GuardOutcome>, settings: GuardSettings): Promise<void> {
+  let outcome: GuardOutcome;
+  try {
+    outcome = await pending;
+  } catch (err) {
+    outcome = outcomeForError(err);
+  }
+  respondToOutcome(req, res, next, outcome, settings);
+}
+
+function isPromise(value: GuardOutcome | Promise<GuardOutcome>): value is Promise<GuardOutcome> {
+  return typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * {@link decideSignedIn} when it can be answered without waiting: the outcome for nobody signed
+ * in, `null` when the user holds a fresh token already known to this process, `undefined` when
+ * only `decideSignedIn` can tell (the store, a decryption or a refresh is needed).
+ */
+export function decideSignedInNow(ctx: FractalRequestContext): GuardOutcome | null | undefined {
+  if (ctx.userId === undefined) return SIGNED_OUT;
+  return tokenSetNow(ctx) ? null : undefined;
 }
 
 /**
@@ -43,7 +76,7 @@ export function guard(settings: GuardSettings, decide: GuardDecider): RequestHan
  * if needed). `undefined` when both hold, else the outcome (sign-in, 503, or the error passed on).
  */
 export async function decideSignedIn(ctx: FractalRequestContext): Promise<GuardOutcome | undefined> {
-  if (ctx.userId === undefined) return { kind: 'sign-in', error: AUTHENTICATION_REQUIRED, description: describeCode(AUTHENTICATION_REQUIRED) };
+  if (ctx.userId === undefined) return SIGNED_OUT;
   try {
     await ctx.getAccessToken();
     return undefined;
@@ -55,11 +88,9 @@ export async function decideSignedIn(ctx: FractalRequestContext): Promise<GuardO
 /** The decider of `vault.require({ scopes })`: signed in, then every required scope granted. */
 export function requireScopes(required: readonly string[]): GuardDecider {
   const scopes = [...required];
-  return async (_req, ctx) => {
-    const signedIn = await decideSignedIn(ctx);
-    if (signedIn) return signedIn;
-    const missing = missingScopes(scopes, await ctx.getGrantedScopes());
-    if (missing.length === 0) return { kind: 'allow' };
+  const decideScopes = (granted: readonly string[]): GuardOutcome => {
+    const missing = scopes.length === 0 ? scopes : missingScopes(scopes, granted);
+    if (missing.length === 0) return ALLOW;
     return {
       kind: 'refuse',
       status: 403,
@@ -67,6 +98,12 @@ export function requireScopes(required: readonly string[]): GuardDecider {
       description: `The Fractal ID authorization lacks the scopes: ${missing.join(' ')}`,
       scope: missing,
     };
+  };
+  const later = async (ctx: FractalRequestContext): Promise<GuardOutcome> => (await decideSignedIn(ctx)) ?? decideScopes(await ctx.getGrantedScopes());
+  return (_req, ctx) => {
+    const now = decideSignedInNow(ctx);
+    if (now === undefined) return later(ctx);
+    return now ?? decideScopes(tokenSetNow(ctx)?.scopes ?? []);
   };
 }
 

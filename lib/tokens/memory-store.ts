@@ -12,7 +12,8 @@ export interface MemoryTokenStoreOptions {
 
 interface Entry {
   version: number;
-  data?: string;
+  /** Absent on a tombstone. One frozen object per write, handed to every reader: the vault decrypts it once. */
+  record?: Readonly<StoredTokens>;
 }
 
 interface Backoff {
@@ -45,8 +46,12 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async get(userId: string): Promise<StoredTokens | null> {
-    const entry = this.#entry(userId);
-    return entry?.data === undefined ? null : { version: entry.version, data: entry.data };
+    return this.peekCached(userId);
+  }
+
+  /** Everything is in memory, so every read is known at once: the same object until the next write. */
+  peekCached(userId: string): StoredTokens | null {
+    return this.#entry(userId)?.record ?? null;
   }
 
   async set(userId: string, data: string, ttlMs: number): Promise<number> {
@@ -56,13 +61,13 @@ export class MemoryTokenStore implements TokenStore {
   async compareAndSet(userId: string, expectedVersion: number, data: string, ttlMs: number, lockToken: string): Promise<number | null> {
     if (this.#locks.get(userId) !== lockToken) return null;
     const entry = this.#entry(userId);
-    if (entry?.data === undefined || entry.version !== expectedVersion) return null;
+    if (entry?.record === undefined || entry.version !== expectedVersion) return null;
     return this.#write(userId, data, ttlMs);
   }
 
   async delete(userId: string, expectedVersion?: number): Promise<boolean> {
     const entry = this.#entry(userId);
-    if (entry?.data === undefined) return false;
+    if (entry?.record === undefined) return false;
     if (expectedVersion !== undefined && entry.version !== expectedVersion) return false;
     const version = entry.version + 1;
     this.#entries.set(userId, { version }, this.#tombstoneTtlMs);
@@ -129,7 +134,7 @@ export class MemoryTokenStore implements TokenStore {
 
   #write(userId: string, data: string, ttlMs: number): number {
     const version = (this.#entry(userId)?.version ?? 0) + 1;
-    this.#entries.set(userId, { version, data }, ttlMs);
+    this.#entries.set(userId, { version, record: Object.freeze({ version, data }) }, ttlMs);
     this.#backoffs.delete(userId);
     this.#events.emit(userId);
     return version;

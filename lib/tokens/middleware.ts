@@ -11,6 +11,8 @@ export interface ContextSource {
   getTokenSet(userId: string, rejectedAccessToken?: string): Promise<FractalTokenSet>;
   readScopes(userId: string): Promise<readonly string[]>;
   fetchUser(accessToken: string): Promise<FractalUser>;
+  /** A fresh token set known without I/O (the store's cached, decrypted copy), else undefined. */
+  peekTokenSet?(userId: string): FractalTokenSet | undefined;
 }
 
 /** Finds the signed-in user's id on a request. */
@@ -27,6 +29,8 @@ class RequestContext implements FractalRequestContext {
   readonly #resolveUserId: () => string | undefined;
   #userId: { value: string | undefined } | undefined;
   #tokenSet: Promise<FractalTokenSet> | undefined;
+  /** The token set this request holds once it is known (at once from the cache, or a read that finished). */
+  #known: FractalTokenSet | undefined;
   #scopes: readonly string[] | undefined;
 
   constructor(source: ContextSource, resolveUserId: () => string | undefined) {
@@ -44,7 +48,28 @@ class RequestContext implements FractalRequestContext {
     return this.#scopes;
   }
 
-  async getAccessToken(): Promise<string> {
+  getAccessToken(): Promise<string> {
+    const known = this.tokenSetNow();
+    return known ? Promise.resolve(known.accessToken) : this.#accessToken();
+  }
+
+  /**
+   * The fresh token set when it is known without waiting; `undefined` when finding out needs the
+   * store, a decryption or a refresh (then `getAccessToken()` does it). Guards use it to decide a
+   * warm user's request synchronously (issue 16).
+   */
+  tokenSetNow(): FractalTokenSet | undefined {
+    if (this.#known || this.#tokenSet) return this.#known;
+    const userId = this.userId;
+    const set = userId === undefined ? undefined : this.#source.peekTokenSet?.(userId);
+    if (set) {
+      this.#known = set;
+      this.#scopes = set.scopes;
+    }
+    return set;
+  }
+
+  async #accessToken(): Promise<string> {
     return (await this.#valid()).accessToken;
   }
 
@@ -74,14 +99,22 @@ class RequestContext implements FractalRequestContext {
 
   /** One store read per request; a failed attempt is not cached, so a retry can succeed. */
   #valid(): Promise<FractalTokenSet> {
-    return this.#tokenSet ?? this.#remember(this.#source.getTokenSet(this.#user()));
+    if (this.#tokenSet) return this.#tokenSet;
+    const known = this.tokenSetNow();
+    if (known) {
+      this.#tokenSet = Promise.resolve(known);
+      return this.#tokenSet;
+    }
+    return this.#remember(this.#source.getTokenSet(this.#user()));
   }
 
   #remember(promise: Promise<FractalTokenSet>): Promise<FractalTokenSet> {
     this.#tokenSet = promise;
+    this.#known = undefined;
     promise.then(
       (set) => {
         this.#scopes = set.scopes;
+        if (this.#tokenSet === promise) this.#known = set;
       },
       () => {
         if (this.#tokenSet === promise) this.#tokenSet = undefined;
@@ -94,6 +127,11 @@ class RequestContext implements FractalRequestContext {
     if (this.userId === undefined) throw new ReauthenticationRequiredError('No user is signed in; sign in with Fractal ID');
     return this.userId;
   }
+}
+
+/** {@link RequestContext.tokenSetNow} of the vault's own contexts; `undefined` for any other. */
+export function tokenSetNow(ctx: FractalRequestContext): FractalTokenSet | undefined {
+  return ctx instanceof RequestContext ? ctx.tokenSetNow() : undefined;
 }
 
 /** Builds a lazy context; used by the middleware, and by the guard when the middleware is missing. */

@@ -139,6 +139,10 @@ export class RedisTokenStore implements TokenStore {
     return read;
   }
 
+  peekCached(userId: string): StoredTokens | null | undefined {
+    return this.#cache?.get(this.keysFor(userId).tokens);
+  }
+
   set(userId: string, data: string, ttlMs: number): Promise<number> {
     const { tokens, backoff, channel } = this.keysFor(userId);
     return this.#write(tokens, 'write the token record', async () => Number(await this.#eval(SET, [tokens, backoff], [data, ttl(ttlMs), channel])));

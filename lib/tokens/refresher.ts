@@ -99,6 +99,19 @@ export class Refresher {
   }
 
   /**
+   * The token set when it is known at once to be fresh: the store's cached copy, already
+   * decrypted by an earlier `read(userId, true)`, valid for longer than the skew. `undefined`
+   * whenever deciding needs I/O, a decryption or a refresh: then `getTokenSet` does it.
+   */
+  peekFresh(userId: string): FractalTokenSet | undefined {
+    const stored = this.#s.store.peekCached?.(userId);
+    if (!stored) return undefined;
+    const seen = this.#opened.get(stored);
+    if (!seen || seen.userId !== userId || seen.data !== stored.data || seen.current.version !== stored.version) return undefined;
+    return this.#fresh(seen.current, undefined) ? seen.current.tokenSet : undefined;
+  }
+
+  /**
    * Rewrites a format-1 record in the current format, under the refresh lock and fenced by its
    * version, so that it is read in the old format once. Best effort: when the lock is taken (a
    * refresh is running and writes the new format anyway) or the store fails, the next read tries again.

@@ -30,6 +30,14 @@ export interface TokenStore {
    */
   get(userId: string, options?: { cached?: boolean }): Promise<StoredTokens | null>;
 
+  /**
+   * What `get(userId, { cached: true })` would resolve to right now, when a store-level cache
+   * holds it: the same object for as long as the record is unchanged. `undefined` when the cache
+   * cannot say (no copy, expired, off). Never does I/O. Optional: with it, a request whose token
+   * is fresh is decided without waiting for anything (issue 16).
+   */
+  peekCached?(userId: string): StoredTokens | null | undefined;
+
   /** Unconditional write (a sign-in). Renews the TTL. Resolves to the new version. */
   set(userId: string, data: string, ttlMs: number): Promise<number>;
 

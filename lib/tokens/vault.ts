@@ -156,6 +156,7 @@ export function createFractalVault(options: FractalVaultOptions): FractalVault {
 
   const source: ContextSource = {
     getTokenSet: (userId, rejected) => refresher.getTokenSet(userId, rejected),
+    peekTokenSet: (userId) => refresher.peekFresh(userId),
     readScopes: async (userId) => {
       // Scopes never change on refresh, so a cached copy is as good as the stored one.
       const record = await refresher.read(userId, true);
