@@ -4,7 +4,8 @@ import { RedisWebhookStore, signFractalWebhook, WebhookErrorCode } from '../lib/
 import { startLocalCluster, type LocalCluster } from './helpers/cluster';
 import { eventually } from './helpers/eventually';
 import { CLAIM_BATCH } from '../lib/webhooks/claim-batch';
-import { connectRedis, deletePrefix, randomPrefix, startRedisServer } from './helpers/redis';
+import { connectRedis, deletePrefix, randomPrefix, SHARED_REDIS, startRedisServer } from './helpers/redis';
+import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy';
 import { eventBody, expectAccepted, expectWebhookError, listen, postWebhook, SECRET, verificationBody, webhookApp } from './helpers/webhooks';
 
 // Issue 16 item 3: Redis round trips per delivery, counted at the server with MONITOR (only this
@@ -268,6 +269,61 @@ describe('done marks and claims keep their order on a Redis that has not seen th
     } finally {
       client.disconnect();
       await server.destroy();
+    }
+  });
+});
+
+describe('claims that arrive while a script is in flight', () => {
+  let proxy: TcpProxy;
+  let viaProxy: Redis;
+  let monitor: Redis;
+  const prefix = randomPrefix('webhooks-inflight');
+  const sent: string[] = [];
+
+  beforeAll(async () => {
+    proxy = await startTcpProxy(SHARED_REDIS);
+    viaProxy = await connectRedis({ host: proxy.host, port: proxy.port });
+    await viaProxy.script('LOAD', CLAIM_BATCH.lua);
+    monitor = await (await connectRedis()).monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source !== 'lua' && args.some((a) => typeof a === 'string' && a.startsWith(prefix))) sent.push(String(args[0]).toLowerCase());
+    });
+  });
+  afterAll(async () => {
+    monitor.disconnect();
+    viaProxy.disconnect();
+    await proxy.close();
+    const redis = await connectRedis();
+    await deletePrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  it('go together in the next script, without waiting for a slow answer', async () => {
+    const store = new RedisWebhookStore({ client: viaProxy, prefix, doneMarkDelayMs: 10_000 });
+    // Every chunk takes 300 ms each way: the first script is unanswered for 600 ms.
+    proxy.delay(300);
+    try {
+      let firstAnswered = false;
+      const first = store.claim('inflight-0').then((claim) => {
+        firstAnswered = true;
+        return claim;
+      });
+      await new Promise((resolve) => setImmediate(resolve));
+      // Three more, each in its own turn of the event loop: without the wait, three more scripts.
+      const later: Promise<unknown>[] = [];
+      for (let i = 1; i <= 3; i++) {
+        later.push(store.claim(`inflight-${i}`));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // Both scripts reach Redis while the first answer is still on its way back: the later claims
+      // were sent after a short wait, not after the first round trip.
+      await eventually(async () => expect(sent).toEqual(['evalsha', 'evalsha']), 5000);
+      expect(firstAnswered).toBe(false);
+      expect(await first).toMatchObject({ state: 'claimed' });
+      for (const claim of await Promise.all(later)) expect(claim).toMatchObject({ state: 'claimed' });
+      expect(sent).toEqual(['evalsha', 'evalsha']);
+    } finally {
+      proxy.delay(0);
     }
   });
 });

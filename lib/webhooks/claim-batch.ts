@@ -80,6 +80,12 @@ interface QueuedClaim {
 
 /** Claims per script at most, so one script never runs (and blocks Redis) for long. */
 const CLAIMS_PER_SCRIPT = 64;
+/**
+ * How long new claims wait for the script in flight to answer before they are sent anyway: a
+ * round trip takes well under a millisecond, so this only matters when Redis is slow or gone,
+ * and bounds what a claim can lose to waiting (its own deadline starts when it is sent).
+ */
+const MAX_WAIT_MS = 5;
 
 export class ClaimBatch {
   readonly #queue: QueuedClaim[] = [];
@@ -88,6 +94,10 @@ export class ClaimBatch {
   readonly #ttls: { processingTtlMs: number; orderingTtlMs: number; doneTtlMs: number };
   readonly #done: string;
   #scheduled = false;
+  /** Scripts sent and not answered yet. */
+  #inFlight = 0;
+  #waitTimer: NodeJS.Timeout | undefined;
+  readonly #flushNow = (): void => this.#flush();
 
   /** `send` runs CLAIM_BATCH with these keys and args (under the store's deadline). */
   constructor(options: {
@@ -105,21 +115,40 @@ export class ClaimBatch {
   /**
    * Claims `key` with `value`; with an ordering key and time, also keeps the newest time. Sent
    * with the other claims of this turn of the event loop (setImmediate: after the I/O callbacks of
-   * the turn, so the deliveries that arrived together go together).
+   * the turn, so the deliveries that arrived together go together). While a script is in flight,
+   * new claims wait for its answer (at most MAX_WAIT_MS) and then go together: under load each
+   * round trip carries what arrived during the previous one, like a group commit, instead of a
+   * script per turn; an idle store sends at once.
    */
   claim(key: string, value: string, ordering?: { key: string; timeMs: number }): Promise<BatchedClaimReply> {
     return new Promise<BatchedClaimReply>((resolve, reject) => {
       this.#queue.push({ key, orderingKey: ordering?.key ?? key, value, time: ordering ? String(Math.trunc(ordering.timeMs)) : '', resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    if (this.#inFlight === 0) setImmediate(this.#flushNow);
+    else this.#waitTimer = setTimeout(this.#flushNow, MAX_WAIT_MS);
   }
 
   #flush(): void {
     this.#scheduled = false;
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
     while (this.#queue.length > 0) this.#sendSome(this.#queue.splice(0, CLAIMS_PER_SCRIPT), this.#marks.take());
+  }
+
+  /** A script answered: claims waiting for it go now (in the next turn, with whatever else arrives). */
+  #answered(): void {
+    this.#inFlight--;
+    if (this.#inFlight === 0 && this.#waitTimer !== undefined) {
+      clearTimeout(this.#waitTimer);
+      this.#waitTimer = undefined;
+      setImmediate(this.#flushNow);
+    }
   }
 
   #sendSome(claims: QueuedClaim[], marks: readonly PendingMark[]): void {
@@ -129,8 +158,10 @@ export class ClaimBatch {
       keys.push(claim.key, claim.orderingKey);
       args.push(claim.value, claim.time);
     }
+    this.#inFlight++;
     this.#marks.settle(marks, this.#send(keys, args)).then(
       (reply) => {
+        this.#answered();
         const flat = reply as unknown[];
         claims.forEach((claim, i) => {
           const newest = flat[2 * i + 1];
@@ -138,6 +169,7 @@ export class ClaimBatch {
         });
       },
       (err: unknown) => {
+        this.#answered();
         for (const claim of claims) claim.reject(err);
       },
     );
