@@ -195,6 +195,22 @@ describe('deciders that answer at once', () => {
     expect(down.text).not.toContain('10.0.0.7');
   });
 
+  it('a token store whose peekCached() throws costs the fast path only: the token is read the usual way', async () => {
+    class BrokenPeek extends MemoryTokenStore {
+      override peekCached(): never {
+        throw new Error('broken peek');
+      }
+    }
+    const broken = newVault(new BrokenPeek());
+    const server = app(broken, createFractalKyc({ vault: broken }));
+    const { uid, tokenSet } = await env.signIn(undefined, BASIC);
+    await broken.saveTokens(uid, tokenSet);
+    for (let i = 0; i < 2; i++) {
+      const res = await request(server).get('/data').set('x-user', uid).set('accept', 'application/json').expect(200);
+      expect(res.body).toEqual({ sync: false, token: tokenSet.accessToken });
+    }
+  });
+
   it("a KYC cache whose peek() throws costs the fast path only: the guard reads it the usual way", async () => {
     const inner = new MemoryKycCache();
     const cache: KycCache = {

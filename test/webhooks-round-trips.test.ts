@@ -276,6 +276,7 @@ describe('done marks and claims keep their order on a Redis that has not seen th
 describe('claims that arrive while a script is in flight', () => {
   let proxy: TcpProxy;
   let viaProxy: Redis;
+  let direct: Redis;
   let monitor: Redis;
   const prefix = randomPrefix('webhooks-inflight');
   const sent: string[] = [];
@@ -284,7 +285,8 @@ describe('claims that arrive while a script is in flight', () => {
     proxy = await startTcpProxy(SHARED_REDIS);
     viaProxy = await connectRedis({ host: proxy.host, port: proxy.port });
     await viaProxy.script('LOAD', CLAIM_BATCH.lua);
-    monitor = await (await connectRedis()).monitor();
+    direct = await connectRedis();
+    monitor = await direct.monitor();
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
       if (source !== 'lua' && args.some((a) => typeof a === 'string' && a.startsWith(prefix))) sent.push(String(args[0]).toLowerCase());
     });
@@ -293,9 +295,8 @@ describe('claims that arrive while a script is in flight', () => {
     monitor.disconnect();
     viaProxy.disconnect();
     await proxy.close();
-    const redis = await connectRedis();
-    await deletePrefix(redis, prefix);
-    redis.disconnect();
+    await deletePrefix(direct, prefix);
+    direct.disconnect();
   });
 
   it('go together in the next script, without waiting for a slow answer', async () => {

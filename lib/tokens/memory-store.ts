@@ -46,7 +46,7 @@ export class MemoryTokenStore implements TokenStore {
   }
 
   async get(userId: string): Promise<StoredTokens | null> {
-    return this.peekCached(userId);
+    return this.#entry(userId)?.record ?? null;
   }
 
   /** Everything is in memory, so every read is known at once: the same object until the next write. */

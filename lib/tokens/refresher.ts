@@ -104,7 +104,13 @@ export class Refresher {
    * whenever deciding needs I/O, a decryption or a refresh: then `getTokenSet` does it.
    */
   peekFresh(userId: string): FractalTokenSet | undefined {
-    const stored = this.#s.store.peekCached?.(userId);
+    let stored: StoredTokens | null | undefined;
+    try {
+      stored = this.#s.store.peekCached?.(userId);
+    } catch {
+      // A custom store's bug costs the shortcut only: `getTokenSet` reports whatever is wrong.
+      return undefined;
+    }
     if (!stored) return undefined;
     const seen = this.#opened.get(stored);
     if (!seen || seen.userId !== userId || seen.data !== stored.data || seen.current.version !== stored.version) return undefined;
