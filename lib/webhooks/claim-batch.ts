@@ -23,6 +23,8 @@ import type { DoneMarkQueue, PendingMark } from './done-marks';
  * reply a dropped connection lost, and a claim re-sent after it did run would otherwise find
  * itself and report the delivery as someone else's (409 for every copy until the claim expires).
  * Marks come first: a copy of a delivery whose mark is in the same script reads as done.
+ * A new delivery (the usual case) is claimed by one `SET NX`; only a key already held is read.
+ * Redis runs the script's calls on its own CPU, which the app shares on a small machine.
  */
 export const CLAIM_BATCH: RedisScript = redisScript(`
 local m = tonumber(ARGV[5])
@@ -32,12 +34,12 @@ for i = 1, (#KEYS - m) / 2 do
   local key = KEYS[m + 2 * i - 1]
   local token = ARGV[4 + 2 * i]
   local time = ARGV[5 + 2 * i]
-  local current = redis.call('GET', key)
+  local current = false
+  if not redis.call('SET', key, token, 'NX', 'PX', ARGV[1]) then current = redis.call('GET', key) end
   if current and current ~= token then
     if current == ARGV[2] then out[#out + 1] = 2 else out[#out + 1] = 0 end
     out[#out + 1] = ''
   else
-    if not current then redis.call('SET', key, token, 'PX', ARGV[1]) end
     out[#out + 1] = 1
     if time == '' then
       out[#out + 1] = ''
