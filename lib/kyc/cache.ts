@@ -31,7 +31,7 @@ export interface KycCache {
   /**
    * The entry `read()` would resolve with right now, when it is known without I/O (a copy in
    * this process); `undefined` otherwise. Optional: with it a warm user's guarded request is
-   * decided without waiting for anything (issue 16).
+   * decided without I/O or a promise chain (issue 16).
    */
   peek?(userId: string): KycCacheEntry | undefined;
   /** Stores the entry unless the user's generation moved on since `read()`. */

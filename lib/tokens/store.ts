@@ -34,7 +34,7 @@ export interface TokenStore {
    * What `get(userId, { cached: true })` would resolve to right now, when a store-level cache
    * holds it: the same object for as long as the record is unchanged. `undefined` when the cache
    * cannot say (no copy, expired, off). Never does I/O. Optional: with it, a request whose token
-   * is fresh is decided without waiting for anything (issue 16).
+   * is fresh is decided without I/O or a promise chain (issue 16).
    */
   peekCached?(userId: string): StoredTokens | null | undefined;
 
