@@ -98,6 +98,29 @@ describe('RedisWebhookStore in Redis', () => {
     expect(await redis.pttl(key)).toBeGreaterThan(3_590_000);
   });
 
+  it('an ordered claim records the event time with orderingTtlMs, keeps the newest, and refreshes the TTL (read back from Redis)', async () => {
+    const store = new RedisWebhookStore({ client: redis, prefix, orderingTtlMs: 600_000 });
+    const ordering = JSON.stringify(['verification', `u-${id()}`, 'basic']);
+    const newestKey = store.keys().newest(ordering);
+    // The first event of a user and level: the key is new (one SET NX GET on Redis >= 7).
+    expect(await store.claimOrdered(id(), ordering, 2000)).toMatchObject({ state: 'claimed', newest: 2000 });
+    expect(await redis.get(newestKey)).toBe('2000');
+    expect(await redis.pttl(newestKey)).toBeGreaterThan(590_000);
+    expect(await redis.pttl(newestKey)).toBeLessThanOrEqual(600_000);
+    // An older event learns the newer time and leaves it; the TTL is refreshed.
+    await redis.pexpire(newestKey, 10_000);
+    expect(await store.claimOrdered(id(), ordering, 1000)).toMatchObject({ state: 'claimed', newest: 2000 });
+    expect(await redis.get(newestKey)).toBe('2000');
+    expect(await redis.pttl(newestKey)).toBeGreaterThan(590_000);
+    // A newer one replaces it.
+    expect(await store.claimOrdered(id(), ordering, 3000)).toMatchObject({ state: 'claimed', newest: 3000 });
+    expect(await redis.get(newestKey)).toBe('3000');
+    // A value that is not a number (written by hand) is replaced, as before.
+    await redis.set(newestKey, 'junk');
+    expect(await store.claimOrdered(id(), ordering, 500)).toMatchObject({ state: 'claimed', newest: 500 });
+    await store.flush();
+  });
+
   it('keeps no user id in key names', async () => {
     const store = new RedisWebhookStore({ client: redis, prefix });
     const key = JSON.stringify(['verification', 'alice-uid', 'basic']);

@@ -24,6 +24,8 @@ import type { DoneMarkQueue, PendingMark } from './done-marks';
  * itself and report the delivery as someone else's (409 for every copy until the claim expires).
  * Marks come first: a copy of a delivery whose mark is in the same script reads as done.
  * A new delivery (the usual case) is claimed by one `SET NX`; only a key already held is read.
+ * Likewise the first event of a user and level records its time with one `SET NX GET` (Redis >= 7.0
+ * allows NX with GET; an older server answers an error, and the script then reads the key first).
  * Redis runs the script's calls on its own CPU, which the app shares on a small machine.
  */
 export const CLAIM_BATCH: RedisScript = redisScript(`
@@ -45,8 +47,13 @@ for i = 1, (#KEYS - m) / 2 do
       out[#out + 1] = ''
     else
       local newestKey = KEYS[m + 2 * i]
-      local newest = tonumber(redis.call('GET', newestKey))
-      if newest == nil or tonumber(time) > newest then
+      local previous = redis.pcall('SET', newestKey, time, 'NX', 'GET', 'PX', ARGV[3])
+      local stored = false
+      if type(previous) == 'table' then previous = redis.call('GET', newestKey) else stored = not previous end
+      local newest = tonumber(previous)
+      if stored then
+        out[#out + 1] = time
+      elseif newest == nil or tonumber(time) > newest then
         redis.call('SET', newestKey, time, 'PX', ARGV[3])
         out[#out + 1] = time
       else

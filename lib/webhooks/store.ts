@@ -116,11 +116,18 @@ export function resolveTtls(options: WebhookStoreTtlOptions, owner: string): Res
 }
 
 /**
- * @internal A claim token: proves ownership when releasing. 122 random bits from the CSPRNG;
- * `randomUUID()` draws from a cached pool, about 20x cheaper per delivery than `randomBytes(16)`.
+ * Claim tokens need to be unique, not secret: a token only tells this claim from another
+ * process's claim of the same delivery (release and complete must not touch a claim that expired
+ * and was taken again), and nothing outside the store ever sees one. So: 122 random bits drawn once
+ * per process, then a counter, instead of a CSPRNG draw per delivery (a `randomUUID()` per claim was
+ * 0.7 us of scenario 5's server profile).
  */
+const TOKEN_BASE = randomUUID();
+let tokenCounter = 0;
+
+/** @internal A claim token: proves ownership when releasing (see TOKEN_BASE). */
 export function newClaimToken(): string {
-  return randomUUID();
+  return `${TOKEN_BASE}-${(tokenCounter++).toString(36)}`;
 }
 
 export interface MemoryWebhookStoreOptions extends WebhookStoreTtlOptions {
