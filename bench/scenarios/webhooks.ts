@@ -122,8 +122,11 @@ export async function webhooks(ctx: BenchContext): Promise<ScenarioResult> {
   }
 }
 
-/** Bodies of exactly PAYLOAD_BYTES bytes: a verification_approved event padded with an extra field. */
-function deliveryFactory(): (n: number) => string {
+/**
+ * Bodies of exactly PAYLOAD_BYTES bytes: a verification_approved event of user `n`, padded with an
+ * extra field. Also the load of bench/tools/webhook-threads.ts.
+ */
+export function deliveryFactory(): (n: number) => string {
   const make = (n: number, pad: string) =>
     JSON.stringify({
       type: 'verification_approved',

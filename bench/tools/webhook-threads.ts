@@ -19,6 +19,7 @@ import { loadWebhooks } from '../harness/dist';
 import { runAutocannon } from '../harness/load';
 import { CLUSTER_ENV, connectRedis, deleteByPrefix } from '../harness/redis';
 import { median } from '../harness/stats';
+import { deliveryFactory } from '../scenarios/webhooks';
 
 const TICKS_PER_SECOND = 100;
 
@@ -80,9 +81,11 @@ async function main(): Promise<void> {
   const secret = randomBytes(32).toString('hex');
   const prefix = `bench:threads:${randomBytes(4).toString('hex')}:`;
   const { signFractalWebhook } = loadWebhooks();
+  // The same signed 1 KiB deliveries as scenario 5, each a new event.
+  const nextBody = deliveryFactory();
   let counter = 0;
   const setupRequest = (request: { headers?: Record<string, string> }) => {
-    const body = JSON.stringify({ type: 'verification_approved', data: { level: 'basic', user_id: `u${counter++}-${prefix}`, timestamp: new Date().toISOString(), note: 'x'.repeat(900) } });
+    const body = nextBody(counter++);
     return { ...request, method: 'POST', body, headers: { ...request.headers, 'content-type': 'application/json', 'x-fractal-signature': signFractalWebhook(secret, body) } };
   };
   const servers = await startChildren([
