@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the six benchmarks of issues 7 and 16, each measuring its baseline and ours in the
- * same run, alternating, and printing medians and ratios. Servers run in their own processes on
+ * same run, in counterbalanced orders, and printing medians and ratios. Servers run in their own processes on
  * 127.0.0.1; the load comes from this process. Results: bench/results/<timestamp>.json and .md.
  *
  * Options: --quick (short rounds, for development: numbers are indicative only),
@@ -56,7 +56,7 @@ function parseArgs(argv: readonly string[]): { settings: BenchSettings; only: Se
       only = new Set(value.split(',').map(Number));
       subset = true;
     } else if (name === '--cluster') continue;
-    else if (name === '--rounds' && value) settings.rounds = Math.max(1, Math.min(10, Number(value)));
+    else if (name === '--rounds' && value) settings.rounds = Math.max(1, Math.min(24, Number(value)));
     else if (name === '--seconds' && value) settings.seconds = Math.max(0.5, Math.min(30, Number(value)));
     else if (name === '--cpu-prof') cpuProf = true;
     else if (name !== '--quick') throw new Error(`unknown option ${arg} (use --quick, --only=1,2, --rounds=N, --seconds=S, --cluster, --cpu-prof)`);
@@ -84,7 +84,7 @@ async function main(): Promise<number> {
     // Inherited by every server process the scenarios fork (see harness/redis.ts).
     process.env[CLUSTER_ENV] = JSON.stringify(cluster.nodes);
   }
-  log(`library: ${DIST_DIR}; Redis: ${redisTarget()}; ${settings.rounds} rounds x ${settings.seconds} s per side after a ${settings.warmupSeconds} s warm-up, alternating\n`);
+  log(`library: ${DIST_DIR}; Redis: ${redisTarget()}; ${settings.rounds} rounds x ${settings.seconds} s per side after a ${settings.warmupSeconds} s warm-up, in counterbalanced orders\n`);
 
   const redis = await connectRedis('bench-runner');
   const prefix = `bench:${randomBytes(4).toString('hex')}:`;
@@ -170,7 +170,7 @@ function printScenario(result: ScenarioResult): string {
 function markdown(results: readonly ScenarioResult[], machine: ReturnType<typeof machineInfo>, settings: BenchSettings, totalSeconds: number): string {
   const lines = [
     `Machine: ${machine.cpus} CPUs (${machine.cpuModel}), ${machine.memoryGiB} GiB, Node ${machine.node}, load average at start ${machine.loadAverage.join(' ')}. ` +
-      `${settings.rounds} rounds x ${settings.seconds} s per side, alternating, after a warm-up; total ${totalSeconds} s.`,
+      `${settings.rounds} rounds x ${settings.seconds} s per side, in counterbalanced orders (each side in each place equally often), after a warm-up; total ${totalSeconds} s.`,
     '',
   ];
   for (const result of results) {

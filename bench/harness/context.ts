@@ -25,10 +25,12 @@ export interface BenchSettings {
 
 export const FULL: BenchSettings = {
   quick: false,
-  // 9, not 5: on the shared 2-core machine single rounds swing by 10-20 %, and the median of 5
-  // paired rounds moved by up to 0.1 between runs of the same code (README "Noise").
-  rounds: 9,
-  seconds: 2,
+  // 12 x 1.5 s, as long as the former 9 x 2 s: two whole cycles of the three-side orders
+  // (harness/order.ts), so each side holds each place equally often. Not 5: single rounds swing by
+  // 10-20 % on a shared 2-core machine, and the median of 5 paired rounds moved by up to 0.1
+  // between runs of the same code (README "Noise").
+  rounds: 12,
+  seconds: 1.5,
   warmupSeconds: 2,
   connections: 20,
   countRequests: 2000,

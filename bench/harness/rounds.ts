@@ -1,6 +1,7 @@
 import type { ChildServer } from './child';
 import type { LoadSample } from './load';
 import { fmt } from './format';
+import { roundOrder } from './order';
 import { median } from './stats';
 
 /** One variant of a scenario (a baseline or ours), measured for a given time. */
@@ -32,8 +33,9 @@ export interface SideSummary {
 }
 
 /**
- * Measures every side once to warm up (discarded), then in `rounds` rounds, alternating which side
- * goes first, so slow drifts of the shared machine hit both sides alike. Medians per side.
+ * Measures every side once to warm up (discarded), then in `rounds` rounds, in counterbalanced
+ * orders ({@link roundOrder}), so that slow drifts of the shared machine and a side's place in the
+ * round hit every side alike. Medians per side.
  */
 export async function alternate(sides: readonly Side[], options: RoundsOptions): Promise<SideSummary[]> {
   const samples = new Map<string, LoadSample[]>(sides.map((side) => [side.key, []]));
@@ -44,8 +46,8 @@ export async function alternate(sides: readonly Side[], options: RoundsOptions):
     options.log(`  warm-up ${side.label}: ${Math.round(warm.rps)}/s${warm.failed ? `, ${warm.failed} failed` : ''}`);
   }
   for (let round = 0; round < options.rounds; round++) {
-    const order = round % 2 === 0 ? sides : [...sides].reverse();
-    for (const side of order) {
+    for (const index of roundOrder(sides.length, round)) {
+      const side = sides[index] as Side;
       const sample = await side.measure(options.seconds);
       samples.get(side.key)?.push(sample);
       options.log(`  round ${round + 1} ${side.label}: ${Math.round(sample.rps)}/s p50 ${fmt.ms(sample.p50)} ms p99 ${fmt.ms(sample.p99)} ms${sample.cpuUs === undefined ? '' : `, server CPU ${fmt.int(sample.cpuUs)} µs/req`}${sample.failed ? `, ${sample.failed} failed` : ''}`);
