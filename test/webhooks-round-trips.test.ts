@@ -246,6 +246,12 @@ describe('on a Redis Cluster (3 masters), the delivery and ordering keys share a
       expect(() => new RedisWebhookStore({ client, clusterSlots })).toThrow(/clusterSlots/);
     }
   });
+
+  it('refuses a groupCommit that is not a boolean', () => {
+    for (const groupCommit of ['true', 1, null]) {
+      expect(() => new RedisWebhookStore({ client, groupCommit: groupCommit as unknown as boolean })).toThrow(/groupCommit/);
+    }
+  });
 });
 
 describe('done marks and claims keep their order on a Redis that has not seen the scripts yet', () => {
@@ -299,27 +305,49 @@ describe('claims that arrive while a script is in flight', () => {
     direct.disconnect();
   });
 
-  it('go together in the next script, without waiting for a slow answer', async () => {
+  /** One claim, then three more, each in its own turn of the event loop, while the first is unanswered. */
+  async function claimFourWhileSlow(store: RedisWebhookStore, name: string): Promise<{ first: Promise<unknown>; later: Promise<unknown>[]; answered: () => boolean }> {
+    let firstAnswered = false;
+    const first = store.claim(`${name}-0`).then((claim) => {
+      firstAnswered = true;
+      return claim;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const later: Promise<unknown>[] = [];
+    for (let i = 1; i <= 3; i++) {
+      later.push(store.claim(`${name}-${i}`));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { first, later, answered: () => firstAnswered };
+  }
+
+  it('go at once by default, each turn in its own script, without waiting for the answer in flight', async () => {
+    sent.length = 0;
     const store = new RedisWebhookStore({ client: viaProxy, prefix, doneMarkDelayMs: 10_000 });
+    proxy.delay(300);
+    try {
+      const { first, later, answered } = await claimFourWhileSlow(store, 'at-once');
+      // Four scripts reach Redis while the first answer is still on its way back.
+      await eventually(async () => expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha', 'evalsha']), 5000);
+      expect(answered()).toBe(false);
+      expect(await first).toMatchObject({ state: 'claimed' });
+      for (const claim of await Promise.all(later)) expect(claim).toMatchObject({ state: 'claimed' });
+    } finally {
+      proxy.delay(0);
+    }
+  });
+
+  it('with groupCommit, go together in the next script, without waiting for a slow answer', async () => {
+    sent.length = 0;
+    const store = new RedisWebhookStore({ client: viaProxy, prefix, doneMarkDelayMs: 10_000, groupCommit: true });
     // Every chunk takes 300 ms each way: the first script is unanswered for 600 ms.
     proxy.delay(300);
     try {
-      let firstAnswered = false;
-      const first = store.claim('inflight-0').then((claim) => {
-        firstAnswered = true;
-        return claim;
-      });
-      await new Promise((resolve) => setImmediate(resolve));
-      // Three more, each in its own turn of the event loop: without the wait, three more scripts.
-      const later: Promise<unknown>[] = [];
-      for (let i = 1; i <= 3; i++) {
-        later.push(store.claim(`inflight-${i}`));
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      const { first, later, answered } = await claimFourWhileSlow(store, 'grouped');
       // Both scripts reach Redis while the first answer is still on its way back: the later claims
       // were sent after a short wait, not after the first round trip.
       await eventually(async () => expect(sent).toEqual(['evalsha', 'evalsha']), 5000);
-      expect(firstAnswered).toBe(false);
+      expect(answered()).toBe(false);
       expect(await first).toMatchObject({ state: 'claimed' });
       for (const claim of await Promise.all(later)) expect(claim).toMatchObject({ state: 'claimed' });
       expect(sent).toEqual(['evalsha', 'evalsha']);

@@ -35,6 +35,13 @@ export interface RedisWebhookStoreOptions extends WebhookStoreTtlOptions {
    * easily. Ignored on a standalone Redis, where every claim of a turn goes in one script.
    */
   clusterSlots?: number;
+  /**
+   * While a claim script is in flight, new claims wait for its answer (at most 5 ms) and then go
+   * together in one script, like a group commit: fewer scripts (bench scenario 5: 0.11 instead
+   * of 0.15 per delivery) for a longer wait per delivery. Worth it when Redis's load matters more
+   * than webhook latency. Default false: every turn of the event loop sends its claims at once.
+   */
+  groupCommit?: boolean;
 }
 
 /** Deletes the claim only if it is still ours (it may have expired and been claimed again). */
@@ -118,6 +125,10 @@ export class RedisWebhookStore implements WebhookStore {
     if (!Number.isSafeInteger(slots) || slots < 1 || slots > 1024) {
       throw new ConfigurationError('RedisWebhookStore: `clusterSlots` must be a whole number from 1 to 1024');
     }
+    if (options.groupCommit !== undefined && typeof options.groupCommit !== 'boolean') {
+      throw new ConfigurationError('RedisWebhookStore: `groupCommit` must be true or false');
+    }
+    const groupCommit = options.groupCommit === true;
     this.#clusterSlots = options.client.isCluster === true ? slots : undefined;
     this.#groups = Array.from({ length: this.#clusterSlots ?? 1 }, (): Group => {
       const marks: DoneMarkQueue = new DoneMarkQueue(markDelayMs, () => void this.#flushGroup(group));
@@ -125,6 +136,7 @@ export class RedisWebhookStore implements WebhookStore {
         marks,
         ttls: this.#ttls,
         done: DONE,
+        groupCommit,
         send: (keys, args) => this.#run('claim the webhook delivery', () => this.#eval(CLAIM_BATCH, keys, args)),
       });
       const group: Group = { marks, batch };
