@@ -84,6 +84,39 @@ describe.each(stores)('%s', (_name, make) => {
   });
 });
 
+describe('MemoryWebhookStore answers', () => {
+  const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('the claims of one turn of the event loop together, in the next turn, each decided at once', async () => {
+    const store = new MemoryWebhookStore();
+    const answered: string[] = [];
+    const noted = <T>(name: string, claim: Promise<T>): Promise<T> =>
+      claim.then((c) => {
+        answered.push(name);
+        return c;
+      });
+    const claims = [noted('a', store.claim('turn-a')), noted('a again', store.claim('turn-a')), noted('b', store.claimOrdered('turn-b', 'user-1:basic', 1000))];
+    // Microtasks alone do not answer them: they wait for the turn to end.
+    for (let i = 0; i < 10; i++) await Promise.resolve();
+    expect(answered).toEqual([]);
+    await nextTurn();
+    expect(answered).toEqual(['a', 'a again', 'b']);
+    const [first, copy, ordered] = await Promise.all(claims);
+    expect(first).toMatchObject({ state: 'claimed' });
+    // Decided when asked: the copy in the same turn found the first claim.
+    expect(copy).toEqual({ state: 'processing' });
+    expect(ordered).toMatchObject({ state: 'claimed', newest: 1000 });
+  });
+
+  it('done for a claim after the delivery was completed', async () => {
+    const store = new MemoryWebhookStore();
+    const claim = await store.claim('turn-c');
+    if (claim.state !== 'claimed') throw new Error('not claimed');
+    await store.complete('turn-c', claim.token);
+    expect(await store.claim('turn-c')).toEqual({ state: 'done' });
+  });
+});
+
 describe('RedisWebhookStore in Redis', () => {
   it('stores claims and done marks with the configured TTLs (read back from Redis)', async () => {
     const store = new RedisWebhookStore({ client: redis, prefix, processingTtlMs: 45_000, doneTtlMs: 3_600_000 });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigurationError } from '../errors';
 import { HexDigestSet, StringKeyTable } from '../memory';
+import { TurnAnswers } from './turn-answers';
 
 /**
  * Idempotency and ordering state of webhook deliveries.
@@ -162,6 +163,7 @@ export class MemoryWebhookStore implements WebhookStore {
   readonly #newest: StringKeyTable;
   /** Claim tokens only need to be unique in this process: a counter, not a UUID per delivery. */
   #claims = 0;
+  readonly #answers = new TurnAnswers();
 
   constructor(options: MemoryWebhookStoreOptions = {}) {
     this.#ttls = resolveTtls(options, 'MemoryWebhookStore');
@@ -176,14 +178,15 @@ export class MemoryWebhookStore implements WebhookStore {
     return this.#ttls;
   }
 
-  async claim(deliveryId: string): Promise<DeliveryClaim> {
-    return this.#claim(deliveryId);
+  /** Decided at once (atomic), answered in the next turn of the event loop with the turn's other claims (see TurnAnswers). */
+  claim(deliveryId: string): Promise<DeliveryClaim> {
+    return this.#answers.later(this.#claim(deliveryId));
   }
 
-  /** Both steps at once, as `RedisWebhookStore` does: one await per delivery instead of two. */
-  async claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
+  /** Both steps at once, as `RedisWebhookStore` does: one await per delivery instead of two; answered as `claim` is. */
+  claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
     const claim = this.#claim(deliveryId);
-    return claim.state === 'claimed' ? { state: 'claimed', token: claim.token, newest: this.#keepNewest(orderingKey, timestampMs) } : claim;
+    return this.#answers.later(claim.state === 'claimed' ? { state: 'claimed', token: claim.token, newest: this.#keepNewest(orderingKey, timestampMs) } : claim);
   }
 
   async complete(deliveryId: string, _token: string): Promise<void> {
