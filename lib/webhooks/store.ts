@@ -179,12 +179,12 @@ export class MemoryWebhookStore implements WebhookStore {
   }
 
   /** Decided at once (atomic), answered in the next turn of the event loop with the turn's other claims (see TurnAnswers). */
-  claim(deliveryId: string): Promise<DeliveryClaim> {
+  async claim(deliveryId: string): Promise<DeliveryClaim> {
     return this.#answers.later(this.#claim(deliveryId));
   }
 
   /** Both steps at once, as `RedisWebhookStore` does: one await per delivery instead of two; answered as `claim` is. */
-  claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
+  async claimOrdered(deliveryId: string, orderingKey: string, timestampMs: number): Promise<OrderedDeliveryClaim> {
     const claim = this.#claim(deliveryId);
     return this.#answers.later(claim.state === 'claimed' ? { state: 'claimed', token: claim.token, newest: this.#keepNewest(orderingKey, timestampMs) } : claim);
   }
