@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { startBenchCluster } from '../harness/cluster';
 import { startChildren, stopAll, type ChildServer } from '../harness/child';
 import { loadWebhooks } from '../harness/dist';
+import { roundOrder } from '../harness/order';
 import { runAutocannon } from '../harness/load';
 import { CLUSTER_ENV, connectRedis, deleteByPrefix } from '../harness/redis';
 import { median } from '../harness/stats';
@@ -74,7 +75,8 @@ function perDelivery(before: Map<number, ThreadSample>, after: Map<number, Threa
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const option = (name: string, fallback: number) => Number(args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
-  const rounds = option('rounds', 5);
+  // A whole number of cycles of the three servers' orders, as the bench does (harness/order.ts).
+  const rounds = option('rounds', 6);
   const seconds = option('seconds', 3);
   const cluster = args.includes('--cluster') ? await startBenchCluster() : undefined;
   if (cluster) process.env[CLUSTER_ENV] = JSON.stringify(cluster.nodes);
@@ -120,7 +122,8 @@ async function main(): Promise<void> {
     };
     for (const server of servers) await measure(server, 1);
     for (let round = 0; round < rounds; round++) {
-      for (const server of round % 2 === 0 ? servers : [...servers].reverse()) {
+      for (const index of roundOrder(servers.length, round)) {
+        const server = servers[index] as ChildServer;
         const list = results.get(server.name) ?? [];
         list.push(await measure(server, seconds));
         results.set(server.name, list);
